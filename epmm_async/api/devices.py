@@ -1,0 +1,302 @@
+"""``epmm.devices``: reads, searches, registration and per-device actions."""
+
+from __future__ import annotations
+
+import builtins
+import codecs
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import TypeAlias
+
+import msgspec
+
+from ..core import decode, requests
+from ..core.requests import ApiRequest
+from ..enums import DeviceStatus, DeviceType, Platform, ProfileType
+from ..errors import DecodeError, DeviceNotFound, ValidationError
+from ..models import (
+    ActionResult,
+    CsvDeviceRow,
+    Device,
+    DevicePage,
+    LocateResult,
+    Profile,
+    Registration,
+    RoamingResult,
+)
+from ..transport import Response, Transport
+from ..validation import MacAddress
+
+__all__ = ["DeviceLike", "DevicesApi"]
+
+DeviceLike: TypeAlias = str | MacAddress | Device
+"""A device as a uuid string, a :class:`MacAddress` (routes to ``/mac/``) or a :class:`Device`."""
+
+DEFAULT_PAGE_SIZE = 500
+
+
+def device_key(device: DeviceLike) -> str:
+    """The uuid or MAC a request about ``device`` addresses (validated)."""
+    if isinstance(device, Device):
+        return requests.device_segment(device.uuid)
+    return requests.device_segment(device)
+
+
+def _target(device: DeviceLike) -> str | MacAddress:
+    if isinstance(device, Device):
+        return device.uuid
+    if isinstance(device, MacAddress | str):
+        return device
+    raise ValidationError(
+        f"device must be a uuid string, a MacAddress or a Device, got {type(device).__name__}"
+    )
+
+
+class DevicesApi:
+    """Device reads, searches, registration and per-device actions."""
+
+    def __init__(self, transport: Transport) -> None:
+        """Bind to a transport."""
+        self._transport = transport
+
+    async def _send(self, req: ApiRequest, *, what: str | None = None) -> Response:
+        resp = await self._transport.send(req)
+        if resp.no_data is not None and what is not None:
+            raise DeviceNotFound(404, resp.no_data, method=req.method, path=req.path)
+        return resp
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def page(
+        self,
+        status: str | DeviceStatus | None = None,
+        *,
+        offset: int = 0,
+        limit: int = DEFAULT_PAGE_SIZE,
+    ) -> DevicePage:
+        """One page of devices with ``status`` (the server's default is ACTIVE)."""
+        req = requests.list_devices(status, offset, limit)
+        resp = await self._send(req)
+        if resp.no_data is not None:
+            return DevicePage(devices=[], total_count=0, messages=resp.no_data)
+        return decode.decode_devices(resp.body, resp.format)
+
+    async def iter(
+        self, status: str | DeviceStatus | None = None, *, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> AsyncIterator[Device]:
+        """Every device with ``status``, fetched page by page with ``offset``/``limit``.
+
+        Memory stays at one page whatever the fleet size. A server that ignores paging and
+        answers everything at once is detected (more devices than asked) and not re-asked.
+        """
+        if status is not None:
+            DeviceStatus.parse(status)
+        if not isinstance(page_size, int) or page_size < 1:
+            raise ValidationError(f"page_size must be a positive integer, got {page_size!r}")
+        offset = 0
+        while True:
+            page = await self.page(status, offset=offset, limit=page_size)
+            for device in page.devices:
+                yield device
+            got = len(page.devices)
+            offset += got
+            if got < page_size or got > page_size:
+                return
+            if page.total_count is not None and offset >= page.total_count:
+                return
+
+    async def list(self, status: str | DeviceStatus | None = None) -> builtins.list[Device]:
+        """Every device with ``status`` (ACTIVE when None), paged under the hood."""
+        return [device async for device in self.iter(status)]
+
+    async def get(self, uuid: str) -> Device:
+        """One device's record; raises :class:`DeviceNotFound` if there is none."""
+        req = requests.get_device(uuid)
+        resp = await self._send(req, what="device")
+        device = decode.decode_device(resp.body, resp.format)
+        if device is None:
+            raise DeviceNotFound(404, ("no device in the answer",), method="GET", path=req.path)
+        return device
+
+    async def export_csv(self) -> AsyncIterator[CsvDeviceRow]:
+        """Rows of ``devices.csv``, parsed as they stream in; the body is never held whole."""
+        req = requests.export_csv()
+        async with self._transport.stream(req) as chunks:
+            parser = _CsvStream()
+            async for chunk in chunks:
+                for row in parser.feed(chunk):
+                    yield row
+            for row in parser.close():
+                yield row
+
+    async def _search(self, req: ApiRequest) -> builtins.list[Device]:
+        resp = await self._send(req)
+        if resp.no_data is not None:
+            return []
+        return decode.decode_devices(resp.body, resp.format).devices
+
+    async def by_phone(self, *numbers: str) -> builtins.list[Device]:
+        """Devices registered with any of the phone numbers (empty list when none)."""
+        return await self._search(requests.by_phone(numbers))
+
+    async def by_user(self, user_id: str) -> builtins.list[Device]:
+        """Devices of a user id (quoted as one path segment)."""
+        return await self._search(requests.by_user(user_id))
+
+    async def by_label(self, name: str) -> builtins.list[Device]:
+        """Devices assigned to a label (quoted as one path segment)."""
+        return await self._search(requests.by_label(name))
+
+    async def by_mac(self, mac: str | MacAddress) -> builtins.list[Device]:
+        """The device with a Wi-Fi MAC address (any common notation)."""
+        return await self._search(requests.by_mac(mac))
+
+    # -- registration ----------------------------------------------------------------------
+
+    async def register(
+        self,
+        *,
+        user_id: str,
+        platform: str | Platform,
+        country_code: str | int,
+        phone_number: str | None = None,
+        device_type: str | DeviceType = DeviceType.PHONE,
+        operator: str | None = None,
+        employee_owned: bool | None = None,
+        import_user_from_ldap: bool = False,
+        user_first_name: str | None = None,
+        user_last_name: str | None = None,
+        user_email_address: str | None = None,
+        notify_user: bool | None = None,
+        notify_user_by_sms: bool | None = None,
+    ) -> Registration:
+        """Register a device. A local user needs first name, last name and email; the phone
+        number may be omitted only for a PDA. Never retried once sent."""
+        req = requests.register(
+            user_id=user_id,
+            platform=platform,
+            country_code=country_code,
+            phone_number=phone_number,
+            device_type=device_type,
+            operator=operator,
+            employee_owned=employee_owned,
+            import_user_from_ldap=import_user_from_ldap,
+            user_first_name=user_first_name,
+            user_last_name=user_last_name,
+            user_email_address=user_email_address,
+            notify_user=notify_user,
+            notify_user_by_sms=notify_user_by_sms,
+        )
+        resp = await self._send(req)
+        return decode.decode_registration(resp.body, resp.format)
+
+    # -- per-device actions ------------------------------------------------------------------
+
+    async def _action(self, action: str, device: DeviceLike, reason: str | None) -> ActionResult:
+        req = requests.device_action(action, _target(device), reason)
+        resp = await self._send(req, what="device")
+        return decode.decode_action(resp.body, resp.format)
+
+    async def retire(self, device: DeviceLike, reason: str | None = None) -> ActionResult:
+        """Retire a device (reason optional, at most 512 characters). Never retried once sent."""
+        return await self._action("retire", device, reason)
+
+    async def lock(self, device: DeviceLike, reason: str) -> ActionResult:
+        """Lock a device (reason required, at most 512 characters)."""
+        return await self._action("lock", device, reason)
+
+    async def unlock(self, device: DeviceLike, reason: str) -> ActionResult:
+        """Unlock a device (reason required); ``passcodes`` says what the unlock did."""
+        return await self._action("unlock", device, reason)
+
+    async def wipe(self, device: DeviceLike, reason: str | None = None) -> ActionResult:
+        """Factory-reset a device (reason optional). Never retried once sent."""
+        return await self._action("wipe", device, reason)
+
+    async def wakeup(self, device: DeviceLike) -> ActionResult:
+        """Ask the EPMM client on a device to check in."""
+        return await self._action("wakeup", device, None)
+
+    async def locate(self, device: DeviceLike, locate_now: bool = False) -> LocateResult:
+        """The device's known locations; ``locate_now=True`` also asks for a fresh fix.
+
+        A fresh fix takes seconds to a minute to arrive and iOS ignores the request; see
+        ``epmm.ops.locate_now`` for a waiter that polls until it lands.
+        """
+        req = requests.locate(_target(device), locate_now)
+        resp = await self._send(req, what="device")
+        return decode.decode_locate(resp.body, resp.format)
+
+    async def set_roaming(self, uuid: str, *, voice: bool, data: bool) -> RoamingResult:
+        """Enable or disable voice and data roaming on an iOS device."""
+        req = requests.enable_roaming(uuid, voice=voice, data=data)
+        resp = await self._send(req, what="device")
+        return decode.decode_roaming(resp.body, resp.format)
+
+    async def profiles(self, uuid: str) -> builtins.list[Profile]:
+        """Configurations and policies applied to a device (empty list when none)."""
+        resp = await self._send(requests.profiles(uuid))
+        if resp.no_data is not None:
+            return []
+        return decode.decode_profiles(resp.body, resp.format)
+
+    async def repush_profile(
+        self,
+        uuid: str,
+        profile_id: int | str | None = None,
+        profile_type: str | ProfileType | None = None,
+    ) -> ActionResult:
+        """Re-push one profile (``profile_id``/``profile_type`` APP|POLICY) or all of them."""
+        req = requests.repush_profile(uuid, profile_id, profile_type)
+        resp = await self._send(req, what="device")
+        return decode.decode_action(resp.body, resp.format)
+
+
+_CSV_FIELDS = {f.encode_name for f in msgspec.structs.fields(CsvDeviceRow)}
+
+
+class _CsvStream:
+    """Incremental CSV parser: feed bytes, get typed rows; quoted newlines are respected."""
+
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._header: list[str] | None = None
+        self._line = 0
+        self._utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+
+    def feed(self, chunk: bytes) -> builtins.list[CsvDeviceRow]:
+        self._buffer += self._utf8.decode(chunk)
+        cut = self._buffer.rfind("\n")
+        # A newline inside quotes is not a record boundary: back off until quotes balance.
+        while cut != -1 and self._buffer.count('"', 0, cut) % 2:
+            cut = self._buffer.rfind("\n", 0, cut)
+        if cut == -1:
+            return []
+        complete, self._buffer = self._buffer[: cut + 1], self._buffer[cut + 1 :]
+        return self._rows(complete)
+
+    def close(self) -> builtins.list[CsvDeviceRow]:
+        rest = self._buffer + self._utf8.decode(b"", final=True)
+        self._buffer = ""
+        return self._rows(rest) if rest.strip() else []
+
+    def _rows(self, text: str) -> builtins.list[CsvDeviceRow]:
+        out: builtins.list[CsvDeviceRow] = []
+        for record in csv.reader(io.StringIO(text, newline="")):
+            self._line += 1
+            if not record or record == [""]:
+                continue
+            if self._header is None:
+                self._header = [h.strip() for h in record]
+                continue
+            values = {
+                key: (value if value != "" else None)
+                for key, value in zip(self._header, record, strict=False)
+                if key in _CSV_FIELDS
+            }
+            try:
+                out.append(msgspec.convert(values, CsvDeviceRow, strict=False))
+            except msgspec.ValidationError as exc:
+                raise DecodeError(f"devices.csv record {self._line}: {exc}") from None
+        return out

@@ -1,0 +1,1 @@
+"""The pure core: request building, response decoding and error mapping. No I/O."""

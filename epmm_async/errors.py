@@ -1,0 +1,145 @@
+"""The exception hierarchy: everything epmm-async raises is an :class:`EpmmError`."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConnectError",
+    "DecodeError",
+    "DeviceNotFound",
+    "EpmmError",
+    "ForbiddenError",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "RateLimitedError",
+    "RequestTooLargeError",
+    "ResponseTooLargeError",
+    "ServerError",
+    "TimeoutError",
+    "TlsError",
+    "TransportError",
+    "ValidationError",
+    "WaiterTimeout",
+]
+
+
+class EpmmError(Exception):
+    """Base class of every error raised by epmm-async."""
+
+
+class ValidationError(EpmmError, ValueError):
+    """Caller input rejected before any request was sent (bad uuid, MAC, reason, enum...)."""
+
+
+class ClientClosedError(EpmmError, RuntimeError):
+    """The client was used outside ``async with`` or after it was closed."""
+
+
+class TransportError(EpmmError):
+    """The HTTP exchange failed below the API (connect, timeout, TLS, dropped connection).
+
+    ``sent`` tells whether the request may have reached the server: False only when it
+    certainly did not (connection refused, DNS, TLS handshake). Destructive actions are
+    retried only when ``sent`` is False.
+    """
+
+    def __init__(self, message: str, *, method: str, path: str, sent: bool) -> None:
+        super().__init__(f"{message} ({method} {path})")
+        self.method = method
+        self.path = path
+        self.sent = sent
+
+
+class ConnectError(TransportError):
+    """The connection could not be opened; the request was not sent."""
+
+
+class TlsError(ConnectError):
+    """TLS verification or handshake failed; the request was not sent."""
+
+
+class TimeoutError(TransportError):
+    """No complete answer within the configured timeout."""
+
+
+class DecodeError(EpmmError):
+    """A response body could not be decoded into the expected structure."""
+
+    def __init__(self, message: str, *, method: str = "", path: str = "", status: int = 0) -> None:
+        where = f" ({method} {path} -> {status})" if method else ""
+        super().__init__(f"{message}{where}")
+        self.method = method
+        self.path = path
+        self.status = status
+
+
+class ResponseTooLargeError(DecodeError):
+    """The response body exceeded the client's configured size cap."""
+
+
+class ApiError(EpmmError):
+    """The server answered with an error status.
+
+    Carries the HTTP ``status``, the server's ``messages``, and the request ``method``/``path``
+    (the path never includes credentials; query strings are not included).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        messages: tuple[str, ...] = (),
+        *,
+        method: str = "",
+        path: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        detail = "; ".join(messages) if messages else "no message"
+        super().__init__(f"HTTP {status} for {method} {path}: {detail}")
+        self.status = status
+        self.messages = messages
+        self.method = method
+        self.path = path
+        self.retry_after = retry_after
+
+
+class BadRequestError(ApiError):
+    """400: the server rejected the request (invalid parameter, header too large...)."""
+
+
+class AuthenticationError(ApiError):
+    """401: missing or wrong credentials."""
+
+
+class ForbiddenError(ApiError):
+    """403: the account lacks the API role."""
+
+
+class NotFoundError(ApiError):
+    """404 that is not an API "no data" answer (for example an HTML page: a wrong URL)."""
+
+
+class DeviceNotFound(NotFoundError):
+    """404 "no data" for a request about one device: the device does not exist."""
+
+
+class MethodNotAllowedError(ApiError):
+    """405: wrong HTTP method for the endpoint."""
+
+
+class RequestTooLargeError(ApiError):
+    """414: the request line is longer than the front end accepts (split the request)."""
+
+
+class RateLimitedError(ApiError):
+    """429: too many requests; ``retry_after`` says when to come back if the server said."""
+
+
+class ServerError(ApiError):
+    """5xx: the server or its front proxy failed."""
+
+
+class WaiterTimeout(EpmmError):
+    """A waiter (polling loop) reached its deadline before a terminal state."""

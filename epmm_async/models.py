@@ -1,0 +1,558 @@
+"""Typed results of the EPMM V1 Device Management API (msgspec structs).
+
+Attributes are snake_case; the wire names (camelCase, ``@id`` attributes, the odd
+``userUUID``) are mapped per field. Structs ignore fields they do not know, so the extra
+fields real servers add never break decoding. Decoding lives in :mod:`epmm_async.core`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterator, Mapping
+
+import msgspec
+
+from .enums import (
+    AsciiFlag,
+    ComplianceReason,
+    DeviceStatus,
+    LookupResult,
+    PasscodeMeaning,
+    ProfileType,
+    RegType,
+    UserSource,
+)
+
+__all__ = [
+    "ActionResult",
+    "BulkResult",
+    "Country",
+    "CsvDeviceRow",
+    "Device",
+    "DeviceDetails",
+    "DevicePage",
+    "Label",
+    "LocateResult",
+    "Location",
+    "MessageResult",
+    "Operator",
+    "Passcode",
+    "Profile",
+    "Registration",
+    "RoamingResult",
+]
+
+_NO_REASON = ComplianceReason(0)
+
+
+def epoch_ms_to_datetime(value: int) -> _dt.datetime:
+    """An aware UTC datetime from epoch milliseconds (the API's ``capturedAt`` format)."""
+    return _dt.datetime.fromtimestamp(value / 1000, tz=_dt.UTC)
+
+
+class DeviceDetails(Mapping[str, str]):
+    """The key/value ``details`` of a device, as a read-only mapping with typed accessors.
+
+    The server sends ``{"entry": [{"key": .., "value": ..}, ...]}``, a single entry as an
+    object, an empty string when there are none, or the whole thing wrapped in a one-element
+    list. The raw shape is kept and parsed on first access, so listing 20,000 devices does
+    not pay for details nobody reads.
+    """
+
+    __slots__ = ("_map", "_raw")
+
+    def __init__(self, raw: object = None) -> None:
+        """Wrap a raw ``details`` value (any of the shapes above) or a plain mapping."""
+        self._raw = raw
+        self._map: dict[str, str] | None = None
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> DeviceDetails:
+        """Details from a plain ``{key: value}`` mapping."""
+        details = cls()
+        details._map = dict(values)
+        return details
+
+    def _entries(self) -> dict[str, str]:
+        if self._map is None:
+            self._map = _parse_details(self._raw)
+            self._raw = None
+        return self._map
+
+    def __getitem__(self, key: str) -> str:
+        return self._entries()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries())
+
+    def __len__(self) -> int:
+        return len(self._entries())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DeviceDetails):
+            return self._entries() == other._entries()
+        if isinstance(other, Mapping):
+            return self._entries() == dict(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._entries().items())))
+
+    def __repr__(self) -> str:
+        return f"DeviceDetails({self._entries()!r})"
+
+    def _first(self, *keys: str) -> str | None:
+        entries = self._entries()
+        for key in keys:
+            value = entries.get(key)
+            if value not in (None, "", "na", "(null)"):
+                return value
+        return None
+
+    def _float(self, *keys: str) -> float | None:
+        value = self._first(*keys)
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+    @property
+    def model(self) -> str | None:
+        """Device model (Android ``device_model``, iOS ``device_model``/``ModelName``)."""
+        return self._first("device_model", "ModelName", "Model")
+
+    @property
+    def os_version(self) -> str | None:
+        """OS version (iOS ``OSVersion``, Android ``platform_name``)."""
+        return self._first("OSVersion", "platform_name", "os_version")
+
+    @property
+    def client_version(self) -> str | None:
+        """EPMM client version (``client_version`` or iOS ``Client_version``)."""
+        return self._first("client_version", "Client_version")
+
+    @property
+    def imei(self) -> str | None:
+        """IMEI (``imei`` or ``iPhone IMEI``)."""
+        return self._first("imei", "iPhone IMEI")
+
+    @property
+    def imsi(self) -> str | None:
+        """IMSI of the SIM, if any."""
+        return self._first("imsi", "registration_imsi")
+
+    @property
+    def serial_number(self) -> str | None:
+        """Serial number (iOS ``SerialNumber``)."""
+        return self._first("SerialNumber", "serial_number")
+
+    @property
+    def udid(self) -> str | None:
+        """iOS UDID (``iPhone UDID``)."""
+        return self._first("iPhone UDID")
+
+    @property
+    def wifi_mac(self) -> str | None:
+        """Wi-Fi MAC, normalised to 12 upper-case hex digits."""
+        value = self._first("wifi_mac_addr", "WiFiMAC", "iPhone MAC_ADDRESS_EN0")
+        return value.replace(":", "").replace("-", "").upper() if value else None
+
+    @property
+    def battery_percent(self) -> float | None:
+        """Battery charge in percent (Android ``battery_life``, iOS ``Battery Level`` x 100)."""
+        level = self._float("Battery Level")
+        if level is not None and level >= 0:
+            return round(level * 100, 1)
+        return self._float("battery_life")
+
+    @property
+    def compromised(self) -> bool | None:
+        """Whether the device reports itself compromised (rooted/jailbroken).
+
+        Android ``security_state`` is ``Ok``/``Compromised``; iOS ``security_state`` is
+        ``0`` (compromised) / ``1`` (not), and ``DeviceCompromised`` is true/false.
+        """
+        flag = self._first("DeviceCompromised")
+        if flag is not None:
+            return flag.lower() == "true"
+        state = self._first("security_state")
+        if state is None:
+            return None
+        return state.lower() in ("compromised", "0")
+
+    @property
+    def roaming(self) -> bool | None:
+        """Whether the device is roaming (Android ``device_roaming_flag`` on/off)."""
+        flag = self._first("device_roaming_flag")
+        return None if flag is None else flag.lower() == "on"
+
+    @property
+    def voice_roaming_enabled(self) -> bool | None:
+        """iOS ``Voice Roaming Enabled``."""
+        flag = self._first("Voice Roaming Enabled")
+        return None if flag is None else flag.lower() == "true"
+
+    @property
+    def data_roaming_enabled(self) -> bool | None:
+        """iOS ``DataRoamingEnabled``."""
+        flag = self._first("DataRoamingEnabled")
+        return None if flag is None else flag.lower() == "true"
+
+    @property
+    def latitude(self) -> float | None:
+        """Last recorded latitude."""
+        return self._float("latitude")
+
+    @property
+    def longitude(self) -> float | None:
+        """Last recorded longitude."""
+        return self._float("longitude")
+
+    @property
+    def location_captured_at(self) -> _dt.datetime | None:
+        """When the last location was recorded (``lat_long_last_captured_at``).
+
+        The document says seconds but both its examples have 13 digits: milliseconds. Values
+        below 10^11 are taken as seconds (DESIGN.md).
+        """
+        value = self._float("lat_long_last_captured_at")
+        if value is None:
+            return None
+        seconds = value / 1000 if value >= 1e11 else value
+        return _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
+
+
+def _parse_details(raw: object) -> dict[str, str]:
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, list):
+        merged: dict[str, str] = {}
+        for item in raw:
+            merged.update(_parse_details(item))
+        return merged
+    if isinstance(raw, Mapping):
+        if "entry" in raw:
+            return _parse_details(raw["entry"])
+        if "key" in raw:
+            key = raw.get("key")
+            value = raw.get("value")
+            if key is None:
+                return {}
+            return {_scalar_text(key): "" if value is None else _scalar_text(value)}
+        return {str(k): _scalar_text(v) for k, v in raw.items() if not isinstance(v, dict)}
+    return {}
+
+
+def _scalar_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class Device(msgspec.Struct, rename="camel", kw_only=True):
+    """A device record as returned by the list, details and search endpoints.
+
+    Every field the document lists, plus the undocumented ones real servers send. Bitmaps
+    (``compliance``, ``quarantined_status``, ``block_reason``) are :class:`ComplianceReason`
+    flags; ``user_source`` is :class:`UserSource`; timestamps are aware datetimes.
+    """
+
+    id: int | None = msgspec.field(default=None, name="@id")
+    uuid: str
+    principal: str | None = None
+    block_reason: ComplianceReason = _NO_REASON
+    client_id: int | None = None
+    comment: str | None = None
+    compliance: ComplianceReason = _NO_REASON
+    country_code: str | None = None
+    country_id: int | None = None
+    country_name: str | None = None
+    details: DeviceDetails = msgspec.field(default_factory=DeviceDetails)
+    device_count: int | None = None
+    eas_last_sync_attempt: _dt.datetime | None = None
+    eas_uuid: str | None = None
+    email_address: str | None = None
+    email_domain: str | None = None
+    employee_owned: bool | None = None
+    home_operator: str | None = None
+    language_country_id: int | None = None
+    language_id: int | None = None
+    last_connected_at: _dt.datetime | None = None
+    manufacturer: str | None = None
+    mdm_managed: bool | None = None
+    mdm_profile_url_id: str | None = None
+    model: str | None = None
+    name: str | None = None
+    notify_user: bool | None = None
+    operator: str | None = None
+    operator_id: int | None = None
+    phone_number: str | None = None
+    current_phone_number: str | None = None
+    pin: str | None = None
+    platform: str | None = None
+    quarantined_status: ComplianceReason = _NO_REASON
+    reg_count: int | None = None
+    reg_type: RegType | None = None
+    status: DeviceStatus | None = None
+    status_code: int | None = None
+    user_display_name: str | None = None
+    user_first_name: str | None = None
+    user_last_name: str | None = None
+    user_source: UserSource | None = None
+    user_uuid: str | None = msgspec.field(default=None, name="userUUID")
+    iphone_version: str | None = msgspec.field(default=None, name="iPhoneVersion")
+    registered_at: _dt.datetime | None = None
+    # Seen on real servers, not in the document.
+    user_id: str | None = None
+    platform_type: str | None = None
+    created_at: _dt.datetime | None = None
+    wipe_reason: str | None = None
+    non_gms: bool | None = msgspec.field(default=None, name="nonGMS")
+    auth_only: bool | None = None
+    multi_user: bool | None = None
+    tlv_version: str | None = msgspec.field(default=None, name="TLVVersion")
+    migration_status: str | None = None
+    temporary_session_only: bool | None = None
+
+
+    @property
+    def compliant(self) -> bool:
+        """True when the ``compliance`` bitmap is zero."""
+        return not self.compliance
+
+    @property
+    def status_from_code(self) -> DeviceStatus | None:
+        """The status implied by ``status_code`` (useful when ``status`` is absent)."""
+        if self.status_code is None:
+            return None
+        try:
+            return DeviceStatus.from_code(self.status_code)
+        except ValueError:
+            return None
+
+
+class DevicePage(msgspec.Struct, kw_only=True):
+    """One page of a device list: the devices, the server's ``totalCount`` and messages."""
+
+    devices: list[Device]
+    total_count: int | None = None
+    messages: tuple[str, ...] = ()
+
+
+class Label(msgspec.Struct, rename="camel", kw_only=True):
+    """A label (device group). Negative ids are the default labels."""
+
+    id: int | None = msgspec.field(default=None, name="@id")
+    name: str
+    description: str | None = None
+    static_label: bool | None = None
+    query: str | None = None
+    device_count: int | None = None
+    is_es_search: AsciiFlag | None = msgspec.field(default=None, name="isESSearch")
+
+    @property
+    def is_default(self) -> bool:
+        """Default labels have negative ids."""
+        return self.id is not None and self.id < 0
+
+
+class Operator(msgspec.Struct, rename="camel", kw_only=True):
+    """A mobile or fixed operator known to the server."""
+
+    id: int | None = None
+    carrier_short_name: str | None = None
+    carrier_type: str | None = None
+    country_code: str | None = None
+    country_id: int | None = None
+    country_name: str | None = None
+    enabled: bool | None = None
+
+
+class Country(msgspec.Struct, rename="camel", kw_only=True):
+    """A country known to the server.
+
+    ``iso_alpha2_code`` is also read from the document's misspelt ``isoAplha2Code``.
+    """
+
+    country_name: str | None = None
+    country_code: str | None = None
+    iso_alpha2_code: str | None = msgspec.field(default=None, name="isoAlpha2Code")
+    enabled_for_registration: AsciiFlag | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether registration is enabled for the country (ASCII 't')."""
+        return bool(self.enabled_for_registration)
+
+
+class Location(msgspec.Struct, rename="camel", kw_only=True):
+    """One location fix of a device."""
+
+    uuid: str | None = None
+    lookup_result: LookupResult | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    radius: float | None = None
+    captured_at: _dt.datetime | None = None
+
+
+    @property
+    def found(self) -> bool:
+        """False when the server could not locate the device (``LookupFailure``)."""
+        return self.lookup_result is not LookupResult.LOOKUP_FAILURE and (
+            self.latitude is not None
+        )
+
+
+class LocateResult(msgspec.Struct, kw_only=True):
+    """The answer of the locate endpoint: its fixes, newest first."""
+
+    device_uuid: str | None
+    locations: list[Location]
+    locate_now: bool | None
+    messages: tuple[str, ...] = ()
+
+    @property
+    def latest(self) -> Location | None:
+        """The newest fix (by ``captured_at``), or None when there is none."""
+        dated = [loc for loc in self.locations if loc.captured_at is not None]
+        if dated:
+            return max(dated, key=lambda loc: loc.captured_at or _dt.datetime.min)
+        return self.locations[0] if self.locations else None
+
+
+class Passcode(msgspec.Struct, kw_only=True):
+    """An unlock passcode entry: ``value`` is Q, F, NA (iOS/Android) or a BlackBerry code."""
+
+    uuid: str | None = None
+    name: str | None = None
+    value: str | None = None
+
+    @property
+    def meaning(self) -> PasscodeMeaning:
+        """What ``value`` means; see :class:`PasscodeMeaning`."""
+        text = (self.value or "").strip()
+        if not text:
+            return PasscodeMeaning.USER_SET_PASSCODE
+        for meaning in (
+            PasscodeMeaning.HAS_PASSCODE,
+            PasscodeMeaning.NO_PASSCODE,
+            PasscodeMeaning.UNLOCK_NOT_POSSIBLE,
+        ):
+            if text.upper() == meaning.value:
+                return meaning
+        return PasscodeMeaning.PASSCODE
+
+
+class Registration(msgspec.Struct, kw_only=True):
+    """The answer of the registration API."""
+
+    device_uuid: str | None
+    status: str | None
+    passcode: str | None
+    passcode_ttl_hours: int | None
+    registration_url: str | None
+    phone_number: str | None = None
+    messages: tuple[str, ...] = ()
+
+    @property
+    def succeeded(self) -> bool:
+        """True for ``SUCCESS`` (and the misspelt ``SUCESS`` real servers send)."""
+        return (self.status or "").upper() in ("SUCCESS", "SUCESS")
+
+
+class Profile(msgspec.Struct, rename="camel", kw_only=True):
+    """A configuration or policy applied to a device."""
+
+    id: int | None = msgspec.field(default=None, name="@id")
+    uuid: str | None = None
+    name: str | None = None
+    policy_type: str | None = None
+    status: str | None = None
+    profile_type: ProfileType | None = None
+    last_updated_at: _dt.datetime | None = None
+
+
+
+class ActionResult(msgspec.Struct, kw_only=True):
+    """The answer of a per-device action (retire, lock, unlock, wipe, wakeup, repush)."""
+
+    device_uuid: str | None
+    messages: tuple[str, ...] = ()
+    unlock_passcode: str | None = None
+    passcodes: list[Passcode] = msgspec.field(default_factory=list)
+
+
+class RoamingResult(msgspec.Struct, kw_only=True):
+    """The answer of enable-roaming: one message for voice, one for data."""
+
+    device_uuid: str | None
+    messages: tuple[str, ...] = ()
+
+
+class BulkResult(msgspec.Struct, kw_only=True):
+    """The answer of one bulk-action request.
+
+    ``invalid_devices`` lists uuids the server rejected; ``passcodes`` and
+    ``failed_devices`` (messages) come only with UNLOCK.
+    """
+
+    messages: tuple[str, ...] = ()
+    invalid_devices: list[str] = msgspec.field(default_factory=list)
+    passcodes: list[Passcode] = msgspec.field(default_factory=list)
+    failed_devices: list[str] = msgspec.field(default_factory=list)
+
+    @property
+    def invalid_action(self) -> bool:
+        """True when the server said the action was invalid."""
+        return any(m.strip().lower() == "invalid action" for m in self.messages)
+
+
+class MessageResult(msgspec.Struct, kw_only=True):
+    """The answer of send-message: uuids or MACs the server rejected, and whether any failed."""
+
+    messages: tuple[str, ...] = ()
+    invalid_devices: list[str] = msgspec.field(default_factory=list)
+    message_sent_failed: bool = False
+
+
+class CsvDeviceRow(msgspec.Struct, kw_only=True):
+    """One row of the ``devices.csv`` export, with the document's columns typed.
+
+    The export's time columns have no documented format; they are kept as text.
+    """
+
+    operator: str | None = msgspec.field(default=None, name="Operator")
+    country: str | None = msgspec.field(default=None, name="Country")
+    uuid: str | None = msgspec.field(default=None, name="Device UUID")
+    phone_number: str | None = msgspec.field(default=None, name="Phone Number")
+    principal: str | None = msgspec.field(default=None, name="Principal")
+    name: str | None = msgspec.field(default=None, name="Name")
+    platform: str | None = msgspec.field(default=None, name="Platform")
+    manufacturer: str | None = msgspec.field(default=None, name="Manufacturer")
+    model: str | None = msgspec.field(default=None, name="Model")
+    email_address: str | None = msgspec.field(default=None, name="Email Address")
+    status_code: int | None = msgspec.field(default=None, name="Status Code")
+    employee_owned: bool | None = msgspec.field(default=None, name="Employee Owned")
+    compliance: ComplianceReason | None = msgspec.field(default=None, name="Compliance")
+    quarantine_status: ComplianceReason | None = msgspec.field(
+        default=None, name="Quarantine Status"
+    )
+    imsi: str | None = msgspec.field(default=None, name="IMSI")
+    imei: str | None = msgspec.field(default=None, name="IMEI")
+    udid: str | None = msgspec.field(default=None, name="UDID")
+    client_version: str | None = msgspec.field(default=None, name="Client Version")
+    mdm_enabled: bool | None = msgspec.field(default=None, name="MDM Enabled")
+    serial_number: str | None = msgspec.field(default=None, name="Serial Number")
+    last_connected_at: str | None = msgspec.field(default=None, name="Last Connected At")
+    active_sync_uuid: str | None = msgspec.field(default=None, name="Active Sync UUID")
+    active_sync_last_sync_attempt: str | None = msgspec.field(
+        default=None, name="Active Sync Last Sync Attempt"
+    )
+    wifi_mac_address: str | None = msgspec.field(default=None, name="Wi-Fi MAC Address")
+    device_encryption: str | None = msgspec.field(default=None, name="Device Encryption")
+    last_mdm_check_in: str | None = msgspec.field(default=None, name="Last MDM Check-In")
+    last_security_state_changed_on: str | None = msgspec.field(
+        default=None, name="Last Security State Changed On"
+    )
+    registered_on: str | None = msgspec.field(default=None, name="Registered On")

@@ -1,0 +1,99 @@
+"""Run the EPMM simulator standalone: ``python -m epmm_async.simulator --devices 50000``.
+
+The password comes from the environment variable ``EPMM_SIM_PASSWORD`` or is generated; it is
+never a command-line flag (flags show up in process listings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+
+from .faults import Faults
+from .server import Simulator
+from .wire import Quirks
+
+__all__ = ["build_parser", "run"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser of the standalone simulator."""
+    p = argparse.ArgumentParser(
+        prog="python -m epmm_async.simulator",
+        description="Simulated Ivanti EPMM V1 Device Management API server "
+        "(password from EPMM_SIM_PASSWORD or generated).",
+    )
+    p.add_argument("--devices", type=int, default=1000, help="fleet size (default 1000)")
+    p.add_argument("--port", type=int, default=8080, help="TCP port (0 = any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--seed", type=int, default=7, help="fleet seed (default 7)")
+    p.add_argument("--username", default="admin", help="API account name (default admin)")
+    p.add_argument("--time-scale", type=float, default=1.0, help="scale of simulated delays")
+    p.add_argument("--bulk-max-uuids", type=int, default=20_000, help="bulk uuid count limit")
+    p.add_argument("--max-request-line", type=int, default=8190, help="request line limit (414)")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    p.add_argument("--jitter", type=float, default=0.0, help="uniform +- jitter of the latency")
+    p.add_argument("--error-rate", type=float, default=0.0, help="fraction answered 500/502/503")
+    p.add_argument("--rate-limit-rate", type=float, default=0.0, help="fraction answered 429")
+    p.add_argument("--rate-limit-burst", type=int, default=0, help="extra 429s after one")
+    p.add_argument("--drop-rate", type=float, default=0.0, help="fraction cut mid-response")
+    p.add_argument("--slow-rate", type=float, default=0.0, help="fraction answered slowly")
+    p.add_argument("--slow-seconds", type=float, default=5.0, help="delay of a slow answer")
+    p.add_argument("--malformed-rate", type=float, default=0.0, help="fraction garbled")
+    p.add_argument("--retry-after", type=float, default=1.0, help="Retry-After on 429/503")
+    p.add_argument("--clean", action="store_true", help="turn every wire-format quirk off")
+    p.add_argument("--misspelled-sucess", action="store_true", help="register says SUCESS")
+    return p
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    faults = Faults(
+        latency=args.latency,
+        jitter=args.jitter,
+        error_rate=args.error_rate,
+        rate_limit_rate=args.rate_limit_rate,
+        rate_limit_burst=args.rate_limit_burst,
+        drop_rate=args.drop_rate,
+        slow_rate=args.slow_rate,
+        slow_seconds=args.slow_seconds,
+        malformed_rate=args.malformed_rate,
+        retry_after=args.retry_after,
+        seed=args.seed,
+    )
+    quirks = Quirks.clean() if args.clean else Quirks()
+    quirks.misspelled_sucess = args.misspelled_sucess
+    sim = Simulator(
+        args.devices,
+        args.seed,
+        username=args.username,
+        password=os.environ.get("EPMM_SIM_PASSWORD") or None,
+        quirks=quirks,
+        faults=faults,
+        time_scale=args.time_scale,
+        bulk_max_uuids=args.bulk_max_uuids,
+        max_request_line=args.max_request_line,
+        host=args.host,
+        port=args.port,
+    )
+    async with sim:
+        print(f"EPMM simulator: {len(sim.fleet.devices)} devices", flush=True)
+        print(f"url={sim.url}", flush=True)
+        print(f"username={sim.username}", flush=True)
+        print(f"password={sim.password}", flush=True)
+        print("Ctrl-C to stop.", flush=True)
+        await asyncio.Event().wait()
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and serve until interrupted; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

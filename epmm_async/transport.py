@@ -1,0 +1,500 @@
+"""The aiohttp transport: one session, auth, timeouts, TLS, retries, rate limit, logging.
+
+It sends :class:`~epmm_async.core.requests.ApiRequest` objects and returns raw
+:class:`Response` objects; decoding stays in the core. Every error that leaves it is an
+:class:`~epmm_async.errors.EpmmError`, raised ``from None`` so no aiohttp object (whose
+request info holds the ``Authorization`` header) rides along in a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextvars
+import ipaddress
+import random
+import ssl
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+import aiohttp
+import structlog
+from yarl import URL
+
+from . import __version__
+from .core.decode import ResponseFormat, detect_format
+from .core.requests import ApiRequest
+from .core.responses import api_error, no_data_messages, parse_retry_after
+from .errors import (
+    ClientClosedError,
+    ConnectError,
+    EpmmError,
+    ResponseTooLargeError,
+    TimeoutError,
+    TlsError,
+    TransportError,
+    ValidationError,
+)
+from .retry import RetryPolicy
+
+__all__ = [
+    "Credentials",
+    "RateLimiter",
+    "Response",
+    "Timeouts",
+    "Transport",
+    "last_attempts",
+]
+
+log = structlog.get_logger("epmm_async")
+
+_ATTEMPTS: contextvars.ContextVar[int] = contextvars.ContextVar("epmm_attempts", default=0)
+
+
+def last_attempts() -> int:
+    """HTTP attempts made by the last request this task sent (0 if none yet)."""
+    return _ATTEMPTS.get()
+
+_ACCEPT = {"json": "application/json", "xml": "application/xml"}
+
+
+class Credentials:
+    """HTTP Basic credentials. The password is never shown by ``repr``/``str``."""
+
+    __slots__ = ("_header", "username")
+
+    def __init__(self, username: str, password: str) -> None:
+        """Check and keep the credentials as a ready ``Authorization`` header value."""
+        if not isinstance(username, str) or not username:
+            raise ValidationError("username must be a non-empty string")
+        if not isinstance(password, str) or not password:
+            raise ValidationError("password must be a non-empty string")
+        if ":" in username:
+            raise ValidationError("username must not contain ':' (HTTP Basic)")
+        self.username = username
+        token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        self._header = f"Basic {token}"
+
+    def header(self) -> str:
+        """The ``Authorization`` header value (pre-emptive Basic auth)."""
+        return self._header
+
+    def __repr__(self) -> str:
+        return f"Credentials(username={self.username!r}, password='***')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> None:  # type: ignore[override]
+        raise TypeError("Credentials cannot be pickled")
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-attempt timeouts in seconds (None disables one)."""
+
+    connect: float | None = 10.0
+    """Opening the TCP/TLS connection."""
+    read: float | None = 60.0
+    """Between two reads of the response."""
+    total: float | None = 300.0
+    """A whole attempt, from sending to the last byte."""
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A raw answer: status, body and how it was obtained."""
+
+    status: int
+    body: bytes
+    format: ResponseFormat
+    attempts: int
+    elapsed: float
+    no_data: tuple[str, ...] | None = None
+    """For the API's 404 "no data" answer, its messages; otherwise None."""
+
+
+class RateLimiter:
+    """Requests-per-second limit shared by everything one client sends (evenly spaced)."""
+
+    def __init__(self, rate: float) -> None:
+        """``rate`` requests per second, > 0."""
+        if rate <= 0:
+            raise ValidationError(f"rate limit must be positive, got {rate!r}")
+        self.rate = rate
+        self._interval = 1.0 / rate
+        self._next = 0.0
+
+    async def acquire(self) -> None:
+        """Wait for the next slot."""
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+SslOption = bool | str | ssl.SSLContext
+
+
+def make_ssl_context(verify: SslOption) -> ssl.SSLContext | Literal[False]:
+    """TLS settings: True (system CAs), a CA bundle path, an SSLContext, or False (off)."""
+    if verify is False:
+        return False
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if verify is True:
+        return ssl.create_default_context()
+    if isinstance(verify, str):
+        try:
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValidationError(f"cannot load CA bundle {verify!r}: {exc}") from None
+    raise ValidationError("verify must be True, False, a CA bundle path or an SSLContext")
+
+
+class Transport:
+    """Sends API requests over one long-lived aiohttp session."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        response_format: ResponseFormat = "json",
+        timeouts: Timeouts | None = None,
+        connection_limit: int = 100,
+        verify: SslOption = True,
+        trust_env: bool = False,
+        user_agent: str | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limit: float | None = None,
+        max_response_bytes: int = 512 * 1024 * 1024,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        """See :class:`~epmm_async.client.EpmmClient` for the options."""
+        url = URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValidationError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+        if url.user or url.password:
+            raise ValidationError("put credentials in username/password, not in base_url")
+        if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
+            raise ValidationError(
+                f"refusing plain http:// to {url.host}: credentials would cross the network "
+                "in clear text; use https:// or pass allow_insecure_http=True"
+            )
+        if response_format not in _ACCEPT:
+            raise ValidationError(
+                f"response_format must be 'json' or 'xml', got {response_format!r}"
+            )
+        if connection_limit < 1:
+            raise ValidationError("connection_limit must be at least 1")
+        self.base_url = url.with_query(None).with_fragment(None)
+        self._base_path = self.base_url.path.rstrip("/")
+        self.credentials = credentials
+        self.response_format: ResponseFormat = response_format
+        self.timeouts = timeouts or Timeouts()
+        self.connection_limit = connection_limit
+        self._ssl = make_ssl_context(verify)
+        self.trust_env = trust_env
+        self.user_agent = user_agent or f"epmm-async/{__version__}"
+        self.retry = retry or RetryPolicy()
+        self.rate_limiter = RateLimiter(rate_limit) if rate_limit else None
+        self.max_response_bytes = max_response_bytes
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        self._rng = random.Random()
+
+    def __repr__(self) -> str:
+        return f"Transport({str(self.base_url)!r}, user={self.credentials.username!r})"
+
+    @property
+    def base_path(self) -> str:
+        """Path prefix of the base URL (counted in the request line)."""
+        return self._base_path
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the session (once)."""
+        if self._closed:
+            raise ClientClosedError("this client was closed; create a new one")
+        if self._session is not None:
+            return
+        connector = aiohttp.TCPConnector(limit=self.connection_limit, ssl=self._ssl)
+        t = self.timeouts
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect, sock_read=t.read),
+            trust_env=self.trust_env,
+            headers={"User-Agent": self.user_agent},
+            auto_decompress=True,
+            raise_for_status=False,
+        )
+
+    async def close(self) -> None:
+        """Close the session and its connections; the transport cannot be reopened."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return self._closed
+
+    def _require_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            if self._closed:
+                raise ClientClosedError("the client is closed; create a new EpmmClient")
+            raise ClientClosedError(
+                "the client is not open; use 'async with EpmmClient(...) as epmm:'"
+            )
+        return self._session
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def _url(self, req: ApiRequest) -> URL:
+        # Parse path and query apart (encoded=True: no requoting), so the URL's query is the
+        # query: with_path() would have put '?...' inside the path.
+        return URL(str(self.base_url.origin()) + self._base_path + req.target, encoded=True)
+
+    def request_line_length(self, req: ApiRequest) -> int:
+        """What ``req`` costs against a front end's request-line limit."""
+        return req.request_line_length(self._base_path)
+
+    async def send(self, req: ApiRequest) -> Response:
+        """Send ``req`` with the retry policy; return its answer or raise a typed error.
+
+        The API's 404 "no data" answer is returned (``Response.no_data`` set), not raised.
+        """
+        session = self._require_session()
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                status, fmt, body, retry_after = await self._exchange(session, req, attempt)
+            except EpmmError as exc:
+                error: EpmmError = exc
+            else:
+                _ATTEMPTS.set(attempt)
+                elapsed = time.monotonic() - started
+                if status < 400:
+                    return Response(status, body, fmt, attempt, elapsed)
+                empty = no_data_messages(status, body, fmt)
+                if empty is not None:
+                    return Response(status, body, fmt, attempt, elapsed, no_data=empty)
+                error = api_error(
+                    status, body, fmt, method=req.method, path=req.path, retry_after=retry_after
+                )
+            delay = self.retry.next_delay(
+                req.safety, error, attempt, time.monotonic() - started, self._rng
+            )
+            if delay is None:
+                _ATTEMPTS.set(attempt)
+                raise error
+            log.info(
+                "http.retry",
+                method=req.method,
+                path=req.path,
+                attempt=attempt,
+                delay_s=round(delay, 3),
+                error=type(error).__name__,
+                status=getattr(error, "status", None),
+            )
+            await asyncio.sleep(delay)
+
+    def _headers(self, req: ApiRequest) -> dict[str, str]:
+        headers = {
+            "Authorization": self.credentials.header(),
+            "Accept": _ACCEPT[self.response_format],
+        }
+        if req.form is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return headers
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, req: ApiRequest, attempt: int
+    ) -> tuple[int, ResponseFormat, bytes, float | None]:
+        if self.rate_limiter is not None:
+            await self.rate_limiter.acquire()
+        t0 = time.monotonic()
+        status = 0
+        try:
+            async with session.request(
+                req.method,
+                self._url(req),
+                headers=self._headers(req),
+                data=req.form.encode() if req.form is not None else None,
+                allow_redirects=False,
+            ) as resp:
+                status = resp.status
+                body = await self._read_body(resp, req)
+                fmt = detect_format(resp.headers.get("Content-Type"), self.response_format)
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        except EpmmError:
+            raise
+        except BaseException as exc:
+            mapped = self._map_exception(exc, req)
+            if mapped is None:
+                raise
+            log.info(
+                "http.request",
+                method=req.method,
+                path=req.path,
+                status=None,
+                attempt=attempt,
+                elapsed_ms=round((time.monotonic() - t0) * 1000, 1),
+                error=type(mapped).__name__,
+            )
+            raise mapped from None
+        log.info(
+            "http.request",
+            method=req.method,
+            path=req.path,
+            status=status,
+            attempt=attempt,
+            elapsed_ms=round((time.monotonic() - t0) * 1000, 1),
+        )
+        return status, fmt, body, retry_after
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, req: ApiRequest) -> bytes:
+        cap = self.max_response_bytes
+        if resp.content_length is not None and resp.content_length > cap:
+            raise ResponseTooLargeError(
+                f"response of {resp.content_length} bytes exceeds the {cap}-byte cap",
+                method=req.method,
+                path=req.path,
+                status=resp.status,
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(256 * 1024):
+            size += len(chunk)
+            if size > cap:
+                raise ResponseTooLargeError(
+                    f"response exceeds the {cap}-byte cap",
+                    method=req.method,
+                    path=req.path,
+                    status=resp.status,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _map_exception(self, exc: BaseException, req: ApiRequest) -> EpmmError | None:
+        m, p = req.method, req.path
+        if isinstance(exc, aiohttp.ClientSSLError):
+            return TlsError(f"TLS failure: {type(exc).__name__}", method=m, path=p, sent=False)
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return ConnectError("connect timed out", method=m, path=p, sent=False)
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return ConnectError(
+                f"cannot connect to {exc.host}:{exc.port}", method=m, path=p, sent=False
+            )
+        if isinstance(exc, asyncio.TimeoutError):  # includes SocketTimeoutError
+            return TimeoutError("timed out waiting for the answer", method=m, path=p, sent=True)
+        if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
+            return TransportError(
+                f"connection dropped mid-response ({type(exc).__name__})",
+                method=m,
+                path=p,
+                sent=True,
+            )
+        if isinstance(exc, aiohttp.ClientError | OSError):
+            return TransportError(
+                f"transport failure ({type(exc).__name__})", method=m, path=p, sent=True
+            )
+        return None
+
+    @asynccontextmanager
+    async def stream(self, req: ApiRequest, chunk_size: int = 64 * 1024) -> AsyncIterator[
+        AsyncIterator[bytes]
+    ]:
+        """Open ``req`` and yield an iterator over its body chunks (for large exports).
+
+        Errors before the first byte go through the retry policy; a failure mid-stream is
+        raised as a :class:`TransportError` (the caller has consumed part of the body).
+        """
+        session = self._require_session()
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            if self.rate_limiter is not None:
+                await self.rate_limiter.acquire()
+            error: EpmmError
+            try:
+                resp = await session.request(
+                    req.method, self._url(req), headers=self._headers(req), allow_redirects=False
+                )
+            except BaseException as exc:
+                mapped = self._map_exception(exc, req)
+                if mapped is None:
+                    raise
+                error = mapped
+            else:
+                log.info(
+                    "http.request",
+                    method=req.method,
+                    path=req.path,
+                    status=resp.status,
+                    attempt=attempt,
+                    elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+                    streamed=True,
+                )
+                if resp.status < 400:
+                    try:
+                        yield self._chunks(resp, req, chunk_size)
+                    finally:
+                        resp.release()
+                    return
+                try:
+                    body = await self._read_body(resp, req)
+                finally:
+                    resp.release()
+                fmt = detect_format(resp.headers.get("Content-Type"), self.response_format)
+                error = api_error(
+                    resp.status,
+                    body,
+                    fmt,
+                    method=req.method,
+                    path=req.path,
+                    retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+                )
+            delay = self.retry.next_delay(
+                req.safety, error, attempt, time.monotonic() - started, self._rng
+            )
+            if delay is None:
+                raise error
+            await asyncio.sleep(delay)
+
+    async def _chunks(
+        self, resp: aiohttp.ClientResponse, req: ApiRequest, chunk_size: int
+    ) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in resp.content.iter_chunked(chunk_size):
+                yield chunk
+        except EpmmError:
+            raise
+        except BaseException as exc:
+            mapped = self._map_exception(exc, req)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+
