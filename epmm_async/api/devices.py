@@ -87,8 +87,10 @@ class DevicesApi:
     ) -> AsyncIterator[Device]:
         """Every device with ``status``, fetched page by page with ``offset``/``limit``.
 
-        Memory stays at one page whatever the fleet size. A server that ignores paging and
-        answers everything at once is detected (more devices than asked) and not re-asked.
+        Memory stays at one page whatever the fleet size. With ``totalCount`` the pages go
+        on until it is reached (a server may cap pages below ``page_size``); without it, a
+        short page ends the listing. A server that ignores paging and answers everything at
+        once is detected (more devices than asked) and not re-asked.
         """
         if status is not None:
             DeviceStatus.parse(status)
@@ -101,10 +103,13 @@ class DevicesApi:
                 yield device
             got = len(page.devices)
             offset += got
-            if got < page_size or got > page_size:
-                return
-            if page.total_count is not None and offset >= page.total_count:
-                return
+            if got == 0 or got > page_size:
+                return  # the end, or a server that ignored paging and sent everything
+            if page.total_count is not None:
+                if offset >= page.total_count:
+                    return
+            elif got < page_size:
+                return  # a short page and no total: the end
 
     async def list(self, status: str | DeviceStatus | None = None) -> builtins.list[Device]:
         """Every device with ``status`` (ACTIVE when None), paged under the hood."""
