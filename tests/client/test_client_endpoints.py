@@ -7,7 +7,7 @@ import datetime as dt
 
 import bodies as b
 import pytest
-from conftest import ACCEPT, PASSWORD, USER, MockServer
+from client_support import ACCEPT, PASSWORD, USER, MockServer
 
 from epmm_async import (
     AsciiFlag,
@@ -498,7 +498,7 @@ async def test_bulk_invalid_devices_several(mock: MockServer, epmm: EpmmClient, 
 
 
 async def test_bulk_over_count_limit_refused(mock: MockServer, fmt: str) -> None:
-    from conftest import make_client
+    from client_support import make_client
 
     async with make_client(fmt, bulk_max_uuids=2) as epmm:
         with pytest.raises(ValidationError, match=r"ops"):

@@ -8,7 +8,7 @@ import time
 import aiohttp
 import bodies as b
 import pytest
-from conftest import ANY_URL, MockServer, make_client
+from client_support import ANY_URL, MockServer, make_client
 
 from epmm_async import (
     ApiError,

@@ -15,7 +15,7 @@ import bodies as b
 import pytest
 import structlog
 from aiohttp import web
-from conftest import ANY_URL, PASSWORD, USER, MockServer, make_client
+from client_support import ANY_URL, PASSWORD, USER, MockServer, make_client
 
 from epmm_async import (
     AuthenticationError,

@@ -7,7 +7,7 @@ from typing import Any
 
 import bodies as b
 import pytest
-from conftest import MockServer
+from client_support import MockServer
 
 from epmm_async import EpmmClient, MacAddress, ValidationError
 
