@@ -273,8 +273,9 @@ def register(
 ) -> ApiRequest:
     """``PUT /register``, with the document's required-field rules checked first.
 
-    The document names the parameter ``countryCode`` in its table and ``countrycode`` in its
-    examples; the table's spelling is sent (DESIGN.md).
+    The document names the parameter ``countryCode`` in its table and ``countrycode`` in both
+    its examples; both spellings are sent, as real clients send ``Reason`` and ``reason``
+    (DESIGN.md).
     """
     kind = DeviceType.parse(device_type)
     plat = Platform.parse(platform)
@@ -310,6 +311,7 @@ def register(
         ("platform", plat.value),
         ("deviceType", kind.value),
         ("countryCode", code),
+        ("countrycode", code),
         ("importUserFromLdap", _bool(import_user_from_ldap)),
     ]
     optional: Iterable[tuple[str, str | None]] = (

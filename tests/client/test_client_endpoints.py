@@ -233,6 +233,7 @@ async def test_register(mock: MockServer, epmm: EpmmClient, fmt: str, status: st
     assert q["userId"] == "jdoe"
     assert q["platform"] == "A"
     assert q["countryCode"] == "1"
+    assert q["countrycode"] == "1"  # the examples' spelling, sent too
     assert q["userEmailAddress"] == "jdoe@example.com"
     assert q["notifyUser"] == "true"
     assert q["operator"] == "Verizon"
