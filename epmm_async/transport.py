@@ -353,7 +353,7 @@ class Transport:
             mapped = self._map_exception(exc, req)
             if mapped is None:
                 raise
-            log.info(
+            log.debug(
                 "http.request",
                 method=req.method,
                 path=req.path,
@@ -363,7 +363,7 @@ class Transport:
                 error=type(mapped).__name__,
             )
             raise mapped from None
-        log.info(
+        log.debug(
             "http.request",
             method=req.method,
             path=req.path,
@@ -448,7 +448,7 @@ class Transport:
                     raise
                 error = mapped
             else:
-                log.info(
+                log.debug(
                     "http.request",
                     method=req.method,
                     path=req.path,
