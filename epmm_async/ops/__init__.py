@@ -232,10 +232,6 @@ class Operations:
         device, at most ``concurrency`` requests in flight, optionally ``rate`` per second
         (shared by everything the client sends). Outcomes come in completion order."""
         name = check_fan_out_action(action, reason)
-        if reason is not None:
-            # One check for the whole job, before anything is sent.
-            requests.device_action(name if name != "locate" else "lock",
-                                   "00000000-0000-0000-0000-000000000000", reason)
         job = self._settings(settings, rate)
         if concurrency is not None:
             job = _replace(job, concurrency=concurrency)

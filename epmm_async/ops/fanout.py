@@ -9,6 +9,7 @@ from ..api.devices import DevicesApi
 from ..errors import EpmmError, ValidationError
 from ..models import ActionResult, LocateResult
 from ..transport import last_attempts
+from ..validation import validate_reason
 from .engine import UnitResult
 from .outcomes import Outcome, OutcomeStatus, classify_error, error_fields
 
@@ -28,10 +29,11 @@ def check_fan_out_action(action: str, reason: str | None) -> str:
         raise ValidationError(
             f"unknown per-device action {action!r}; expected one of: {', '.join(FAN_OUT_ACTIONS)}"
         )
-    if name in _REASON_REQUIRED and reason is None:
-        raise ValidationError(f"{name} requires a reason (at most 512 characters)")
-    if name in ("wakeup", "locate") and reason is not None:
-        raise ValidationError(f"{name} takes no reason")
+    if name in ("wakeup", "locate"):
+        if reason is not None:
+            raise ValidationError(f"{name} takes no reason")
+    else:
+        validate_reason(reason, required=name in _REASON_REQUIRED, action=name)
     return name
 
 
