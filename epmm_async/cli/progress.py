@@ -1,0 +1,127 @@
+"""Job feedback: a rich progress bar on a terminal, plain periodic lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from types import TracebackType
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import (
+    Progress as RichProgress,
+)
+
+from ..ops import Progress
+from .common import err
+
+__all__ = ["JobProgress"]
+
+_STYLE = {
+    "succeeded": "green",
+    "invalid": "yellow",
+    "failed": "red",
+    "unknown": "magenta",
+    "skipped": "dim",
+    "cancelled": "dim",
+}
+
+
+def counts_text(counts: dict[str, int], *, markup: bool) -> str:
+    """``succeeded 12 · failed 1`` (statuses with a count only)."""
+    parts = []
+    for status, style in _STYLE.items():
+        n = counts.get(status, 0)
+        if n:
+            parts.append(f"[{style}]{status} {n:,}[/]" if markup else f"{status} {n:,}")
+    return " · ".join(parts)
+
+
+class JobProgress:
+    """A context manager whose :meth:`update` is the job's progress callback.
+
+    On a terminal: a bar with done/total, per-status counts, rate, elapsed time and ETA. In a
+    pipe: a line on stderr every ``every`` seconds and one at the end. It always keeps the
+    last :class:`Progress` (the summary uses its request count).
+    """
+
+    def __init__(self, label: str, total: int, *, every: float = 2.0,
+                 live: bool | None = None) -> None:
+        """Prepare a display for ``total`` devices; ``live`` forces the bar on or off."""
+        self.label = label
+        self.total = total
+        self.every = every
+        self.last: Progress | None = None
+        self.live = err.is_terminal if live is None else live
+        self._bar: RichProgress | None = None
+        self._task: TaskID | None = None
+        self._last_line = 0.0
+        self._final_printed = False
+
+    def __enter__(self) -> JobProgress:
+        if self.live:
+            self._bar = RichProgress(
+                SpinnerColumn(),
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[counts]}"),
+                TextColumn("[cyan]{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=err,
+                transient=False,
+                refresh_per_second=8,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.label, total=self.total, counts="", rate="")
+        return self
+
+    def update(self, progress: Progress) -> None:
+        """The job's progress callback."""
+        self.last = progress
+        if self._bar is not None and self._task is not None:
+            self._bar.update(
+                self._task,
+                completed=progress.done,
+                total=max(progress.total, 1),
+                counts=counts_text(progress.counts, markup=True),
+                rate=f"{progress.rate:,.0f}/s",
+            )
+            return
+        now = time.monotonic()
+        final = progress.done >= progress.total
+        if final and self._final_printed:
+            return
+        if final or now - self._last_line >= self.every:
+            self._final_printed = final
+            self._last_line = now
+            pct = 100.0 * progress.done / progress.total if progress.total else 100.0
+            eta = (
+                (progress.total - progress.done) / progress.rate if progress.rate > 0 else 0.0
+            )
+            print(
+                f"{self.label}: {progress.done}/{progress.total} ({pct:.0f}%) "
+                f"{counts_text(progress.counts, markup=False)} "
+                f"{progress.rate:.0f}/s elapsed {progress.elapsed:.1f}s eta {eta:.0f}s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(exc_type, exc, tb)
+            self._bar = None
