@@ -37,6 +37,7 @@ from .errors import (
     TlsError,
     TransportError,
     ValidationError,
+    may_have_applied,
 )
 from .retry import RetryPolicy
 
@@ -186,9 +187,17 @@ class Transport:
         allow_insecure_http: bool = False,
     ) -> None:
         """See :class:`~epmm_async.client.EpmmClient` for the options."""
-        url = URL(base_url)
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValidationError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+        try:
+            url = URL(base_url)
+            host = url.host
+        except (ValueError, TypeError):
+            # Never echo the text: a mistyped URL may hold credentials (user:pass@host).
+            raise ValidationError("base_url is not a valid URL") from None
+        if url.scheme not in ("http", "https") or not host:
+            shown = url.with_user(None) if url.user or url.password else url
+            raise ValidationError(
+                f"base_url must be an http(s) URL with a host, got {str(shown)!r}"
+            )
         if url.user or url.password:
             raise ValidationError("put credentials in username/password, not in base_url")
         if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
@@ -244,6 +253,12 @@ class Transport:
             auto_decompress=True,
             raise_for_status=False,
         )
+        # aiohttp silently resends an "idempotent" method (PUT among them) once when a pooled
+        # connection drops. Wipe and retire are PUTs that must never be resent once they may
+        # have arrived, and a resend hidden from the retry policy would also be misreported
+        # as "never sent" if it failed to connect. Every resend is the policy's decision.
+        if hasattr(self._session, "_retry_connection"):
+            self._session._retry_connection = False
 
     async def close(self) -> None:
         """Close the session and its connections; the transport cannot be reopened."""
@@ -285,6 +300,7 @@ class Transport:
         session = self._require_session()
         started = time.monotonic()
         attempt = 0
+        maybe_applied = False
         while True:
             attempt += 1
             try:
@@ -307,7 +323,9 @@ class Transport:
             )
             if delay is None:
                 _ATTEMPTS.set(attempt)
+                error.earlier_attempt_may_have_applied = maybe_applied
                 raise error
+            maybe_applied = maybe_applied or may_have_applied(error)
             log.info(
                 "http.retry",
                 method=req.method,

@@ -1,0 +1,45 @@
+"""A destructive request whose connection drops is sent once, by aiohttp too."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from epmm_async import EpmmClient, RetryPolicy, TransportError
+
+UUID = "8d711cdc-e93c-49b1-88d6-222f54132445"
+
+
+async def test_a_dropped_wipe_on_a_reused_connection_is_not_resent() -> None:
+    seen: list[str] = []
+
+    async def get_labels(request: web.Request) -> web.Response:
+        return web.json_response({"labels": {"label": []}})
+
+    async def wipe(request: web.Request) -> web.StreamResponse:
+        seen.append(request.path)
+        # Applied, then the connection dies before any answer.
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_get("/api/v1/dm/labels", get_labels)
+    app.router.add_put("/api/v1/dm/devices/wipe/{uuid}", wipe)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with EpmmClient(f"http://127.0.0.1:{port}", username="u", password="p",
+                              retry=RetryPolicy(initial_delay=0.001)) as epmm:
+            await epmm.labels.list()  # a pooled keep-alive connection the wipe will reuse
+            try:
+                await epmm.devices.wipe(UUID)
+            except TransportError as exc:
+                assert exc.sent
+            else:
+                raise AssertionError("the dropped wipe should raise")
+    finally:
+        await runner.cleanup()
+    assert len(seen) == 1
