@@ -23,11 +23,19 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "WaiterTimeout",
+    "may_have_applied",
 ]
 
 
 class EpmmError(Exception):
-    """Base class of every error raised by epmm-async."""
+    """Base class of every error raised by epmm-async.
+
+    ``earlier_attempt_may_have_applied`` is set when the request was retried and an earlier
+    attempt may have reached the server and acted (it timed out or was cut after sending),
+    so this final error does not prove the action was not applied.
+    """
+
+    earlier_attempt_may_have_applied: bool = False
 
 
 class ValidationError(EpmmError, ValueError):
@@ -143,3 +151,19 @@ class ServerError(ApiError):
 
 class WaiterTimeout(EpmmError):
     """A waiter (polling loop) reached its deadline before a terminal state."""
+
+
+def may_have_applied(error: EpmmError) -> bool:
+    """Whether the request that failed with ``error`` may still have been applied.
+
+    True for a request sent and not answered (timeout, dropped connection), a 500 or other
+    5xx that is not the front proxy's (502/503/504 mean the server never acted), an
+    unreadable answer, or a retried request whose earlier attempt was any of those.
+    """
+    if error.earlier_attempt_may_have_applied:
+        return True
+    if isinstance(error, TransportError):
+        return error.sent
+    if isinstance(error, ServerError):
+        return error.status not in (502, 503, 504)
+    return isinstance(error, DecodeError)

@@ -10,16 +10,15 @@ from collections.abc import AsyncIterable, Callable
 import msgspec
 
 from ..errors import (
-    ApiError,
     AuthenticationError,
     ConnectError,
-    DecodeError,
     DeviceNotFound,
     EpmmError,
     ForbiddenError,
     ServerError,
     TransportError,
     ValidationError,
+    may_have_applied,
 )
 from ..models import Location
 
@@ -167,23 +166,15 @@ async def collect(stream: AsyncIterable[Outcome], action: str = "") -> BulkRepor
 def classify_error(error: EpmmError) -> OutcomeStatus:
     """The outcome status a failed request leaves a device in.
 
-    * not sent (connection refused, TLS) -> FAILED; 429/502/503/504 and other 4xx -> FAILED:
-      the server or its proxy refused before acting;
-    * a 404 "no data" for the device -> INVALID;
-    * sent but unanswered (timeout, dropped connection), 500 and other 5xx, or a success
-      status with an undecodable body -> UNKNOWN: it may have been applied.
+    * a 404 "no data" for the device, or a rejected id -> INVALID;
+    * it may have been applied (:func:`~epmm_async.errors.may_have_applied`: sent but
+      unanswered, a 500, an unreadable answer, or an earlier attempt that was one of
+      those) -> UNKNOWN;
+    * otherwise (not sent, 4xx, 429, 502/503/504) -> FAILED: certainly not applied.
     """
     if isinstance(error, DeviceNotFound | ValidationError):
         return OutcomeStatus.INVALID
-    if isinstance(error, ConnectError):
-        return OutcomeStatus.FAILED
-    if isinstance(error, TransportError):
-        return OutcomeStatus.UNKNOWN if error.sent else OutcomeStatus.FAILED
-    if isinstance(error, ServerError):
-        return OutcomeStatus.FAILED if error.status in (502, 503, 504) else OutcomeStatus.UNKNOWN
-    if isinstance(error, ApiError):
-        return OutcomeStatus.FAILED
-    if isinstance(error, DecodeError):
+    if may_have_applied(error):
         return OutcomeStatus.UNKNOWN
     return OutcomeStatus.FAILED
 
