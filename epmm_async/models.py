@@ -75,7 +75,10 @@ class DeviceDetails(Mapping[str, str]):
 
     def _entries(self) -> dict[str, str]:
         if self._map is None:
-            self._map = _parse_details(self._raw)
+            try:
+                self._map = _parse_details(self._raw)
+            except RecursionError:
+                self._map = {}  # absurdly nested garbage: no usable details
             self._raw = None
         return self._map
 

@@ -86,8 +86,8 @@ _TIMESTAMP_KEYS = frozenset(
 )
 # The document itself misspells isoAlpha2Code once.
 _KEY_ALIASES = {"isoAplha2Code": "isoAlpha2Code"}
-# A JSON string value that starts or ends with whitespace (after '"' or before '"').
-_EDGE_SPACE = re.compile(rb'(?:[:\[,]\s*"\s)|(?:\s"\s*[,}\]])')
+# An epoch-millisecond value of a key ending in "At"/"Attempt" (the timestamp keys).
+_EPOCH_VALUE = re.compile(rb'At(?:tempt)?":(?:"([0-9]+)"|([0-9]+)(?=[,}\]\s]))')
 
 
 def _dec_hook(type_: type, obj: object) -> object:
@@ -232,7 +232,7 @@ def parse_xml(body: bytes) -> dict[str, Any]:
     if b"<!doctype" in head or b"<!entity" in body.lower():
         raise DecodeError("XML with a DOCTYPE or entity declaration refused")
     try:
-        parsed = xmltodict.parse(body, disable_entities=True)
+        parsed = xmltodict.parse(body, disable_entities=True, strip_whitespace=False)
     except Exception as exc:  # expat raises ExpatError, ValueError and friends
         raise DecodeError(f"malformed XML body: {exc}") from None
     if not isinstance(parsed, dict):
@@ -262,6 +262,8 @@ def normalise(obj: object, parent: str = "") -> object:
         out: dict[str, object] = {}
         for raw_key, value in obj.items():
             key = _KEY_ALIASES.get(str(raw_key), str(raw_key))
+            if key == "#text" and isinstance(value, str) and value.isspace():
+                continue  # indentation between child elements
             item = normalise(value, key)
             if key in children and not isinstance(item, list):
                 item = [] if item is None else [item]
@@ -278,13 +280,15 @@ def normalise(obj: object, parent: str = "") -> object:
     if isinstance(obj, int | float):
         return repr(obj) if isinstance(obj, float) else str(obj)
     if isinstance(obj, str):
-        # XML text arrives stripped (xmltodict); strip JSON text the same way.
-        text = obj.strip()
-        return text if text else None
+        # Text is kept as sent; only whitespace alone (an XML element holding nothing but
+        # the document's indentation) counts as empty.
+        return obj if obj and not obj.isspace() else None
     return str(obj)
 
 
 def _epoch_to_iso(digits: str) -> str:
+    if not digits.isascii() or len(digits) > 18:
+        return digits  # "²" is a digit to str.isdigit(); 4,300+ digits make int() raise
     value = int(digits)
     seconds = value / 1000 if value >= 10**11 else value
     try:
@@ -293,13 +297,73 @@ def _epoch_to_iso(digits: str) -> str:
         return digits
 
 
+def _fast_json(body: bytes) -> bytes:
+    """``body`` with two quirks rewritten in the bytes, as :func:`normalise` would read them.
+
+    An empty element, ``:""``, becomes ``:null`` (a ``"`` cannot follow ``:""`` inside a JSON
+    string, so only empty values match), and an epoch-millisecond value of a timestamp key
+    becomes its ISO-8601 text. Pretty-printed JSON (``"key": ""``) is detected from its first
+    bytes. Anything else the fast path cannot absorb makes it fail validation, and the
+    normalising path takes over.
+    """
+    spaced = b'": ' in body[:4096]
+    body = body.replace(b': ""', b": null") if spaced else body.replace(b':""', b":null")
+    pieces: list[bytes] = []
+    done = 0
+    for match in _EPOCH_VALUE.finditer(body):
+        pieces += (body[done : match.start()], _epoch_bytes(match))
+        done = match.end()
+    if pieces:
+        pieces.append(body[done:])
+        body = b"".join(pieces)
+    return body
+
+
+def _epoch_bytes(match: re.Match[bytes]) -> bytes:
+    whole = match.group(0)
+    start = match.string.rfind(b'"', 0, match.start())
+    key = match.string[start + 1 : match.start()].decode("utf-8", "replace") + (
+        "Attempt" if whole.startswith(b"Attempt") else "At"
+    )
+    if key not in _TIMESTAMP_KEYS:
+        return whole
+    digits = (match.group(1) or match.group(2)).decode("ascii")
+    iso = _epoch_to_iso(digits)
+    if iso == digits:
+        return whole  # out of range: left for the fast path to refuse
+    head = b'Attempt":"' if whole.startswith(b"Attempt") else b'At":"'
+    return head + iso.encode("ascii") + b'"'
+
+
 def _decode(body: bytes, fmt: ResponseFormat, type_: type[T]) -> T:
-    # The fast path keeps "" (an empty element) as "" in text fields where XML gives None, so
-    # a body holding an empty string takes the normalising path; so do bodies whose strings
-    # have edge whitespace, which the XML parser strips.
-    if fmt == "json" and b'""' not in body and not _EDGE_SPACE.search(body):
+    try:
+        return _decode_body(body, fmt, type_)
+    except RecursionError:
+        raise DecodeError("body nested too deeply") from None
+    except UnicodeDecodeError as exc:  # msgspec: invalid UTF-8 inside an object key
+        raise DecodeError(f"malformed JSON body: {exc}") from None
+
+
+def _parse_tree(body: bytes, fmt: ResponseFormat) -> object:
+    """The parsed body (JSON or XML), every parse failure as :class:`DecodeError`."""
+    if fmt == "xml":
+        return parse_xml(body)
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"malformed JSON body: {exc}") from None
+    except RecursionError:
+        raise DecodeError("body nested too deeply") from None
+    except UnicodeDecodeError as exc:  # invalid UTF-8 inside an object key
+        raise DecodeError(f"malformed JSON body: {exc}") from None
+
+
+def _decode_body(body: bytes, fmt: ResponseFormat, type_: type[T]) -> T:
+    if fmt == "json":
         try:
-            return msgspec.json.decode(body, type=type_, strict=False, dec_hook=_dec_hook)
+            return msgspec.json.decode(
+                _fast_json(body), type=type_, strict=False, dec_hook=_dec_hook
+            )
         except msgspec.ValidationError:
             pass  # a quirk the fast path does not absorb: take the normalising path
         except msgspec.DecodeError as exc:
@@ -395,12 +459,13 @@ def decode_operators(body: bytes, fmt: ResponseFormat) -> list[Operator]:
 
 def decode_countries(body: bytes, fmt: ResponseFormat) -> list[Country]:
     """All countries (always normalised: the document misspells one of their keys)."""
-    tree = msgspec.json.decode(body) if fmt == "json" else parse_xml(body)
-    prepared = normalise(_unwrap(tree))
+    tree = _parse_tree(body, fmt)
     try:
-        env = msgspec.convert(prepared, _CountriesEnvelope, strict=False)
+        env = msgspec.convert(normalise(_unwrap(tree)), _CountriesEnvelope, strict=False)
     except msgspec.ValidationError as exc:
         raise DecodeError(f"unexpected body shape: {exc}") from None
+    except RecursionError:
+        raise DecodeError("body nested too deeply") from None
     return _as_list(env.countries.country) if env.countries is not None else []
 
 
@@ -510,12 +575,15 @@ def decode_error_messages(body: bytes, fmt: ResponseFormat) -> tuple[str, ...] |
         fmt = "json"
     try:
         tree = msgspec.json.decode(stripped) if fmt == "json" else parse_xml(stripped)
-    except (msgspec.DecodeError, DecodeError):
+    except (msgspec.DecodeError, DecodeError, RecursionError, UnicodeDecodeError):
         return None
     inner = _unwrap(tree)
     if not isinstance(inner, dict) or not ({"messages", "totalCount"} & inner.keys()):
         return None
-    return _texts(inner.get("messages"))
+    try:
+        return _texts(inner.get("messages"))
+    except RecursionError:
+        return None
 
 
 def _strip(value: str | None) -> str | None:

@@ -50,11 +50,20 @@ def test_empty_string_text_field_is_none_in_both_formats() -> None:
     assert decode.decode_labels(b.xml(tree).encode(), "xml")[0].description is None
 
 
-def test_edge_whitespace_is_stripped_in_both_formats() -> None:
+def test_edge_whitespace_is_kept_alike_in_both_formats() -> None:
+    # The document's own example has " System - iOS MDM": text is data, kept as sent.
     tree = {"profiles": {"profile": [{"@id": "-2", "name": " System - iOS MDM"}]}}
     from_json = decode.decode_profiles(b.jettison(tree).encode(), "json")
     assert from_json == decode.decode_profiles(b.xml(tree).encode(), "xml")
-    assert from_json[0].name == "System - iOS MDM"
+    assert from_json[0].name == " System - iOS MDM"
+
+
+def test_indented_xml_decodes_like_compact_json() -> None:
+    tree = b.devices_tree(b.device_tree(b.UUID1), b.device_tree(b.UUID2))
+    pretty = b.xml(tree).replace("><", ">\n    <").encode()
+    assert decode.decode_devices(pretty, "xml") == decode.decode_devices(
+        b.jettison(tree).encode(), "json"
+    )
 
 
 def test_device_fields() -> None:

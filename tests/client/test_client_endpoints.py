@@ -370,7 +370,7 @@ async def test_profiles(mock: MockServer, epmm: EpmmClient, fmt: str) -> None:
     assert [p.id for p in profiles] == [-7, -2]
     assert profiles[0].profile_type is ProfileType.POLICY
     assert profiles[1].profile_type is ProfileType.APP
-    assert profiles[1].name == "System - iOS MDM"
+    assert profiles[1].name == " System - iOS MDM"
     assert profiles[0].last_updated_at == dt.datetime(2012, 9, 11, 5, 59, 16, 739000, tzinfo=dt.UTC)
     _, url, _ = mock.only_call()
     assert url.path == f"{PREFIX}/devices/profiles/{b.UUID1}"
