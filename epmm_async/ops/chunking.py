@@ -6,6 +6,7 @@ it (``ApiRequest.request_line_length``), so a planned chunk never trips a 414.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 
 from ..core.requests import ApiRequest, encode_query
@@ -38,11 +39,13 @@ def plan_chunks(
             yield list(ids[start : start + max_ids])
         return
     one = build([ids[0]])
-    fixed = one.request_line_length(base_path) - _param_cost(one, ids[0])
+    # "name=" of the repeated device parameter: the last one in the query.
+    name_cost = len(one.query.rsplit("&", 1)[-1].split("=", 1)[0]) + 1 if one.query else 0
+    fixed = one.request_line_length(base_path) - name_cost - _quoted_length(ids[0])
     chunk: list[str] = []
     used = fixed
     for item in ids:
-        cost = _param_cost(one, item)
+        cost = name_cost + _quoted_length(item)
         extra = cost if not chunk else cost + 1  # '&' between parameters
         if chunk and (len(chunk) >= max_ids or used + extra > max_request_line):
             yield chunk
@@ -58,7 +61,12 @@ def plan_chunks(
         yield chunk
 
 
-def _param_cost(req: ApiRequest, item: str) -> int:
-    # "name=quoted(item)" for the repeated device parameter of this request.
-    name = req.query.rsplit("&", 1)[-1].split("=", 1)[0] if req.query else ""
-    return len(encode_query([(name, item)]).encode())
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quoted_length(item: str) -> int:
+    # Bytes of the item once percent-quoted as the request builder quotes it; a uuid or MAC
+    # is all unreserved characters, so the common case skips quoting.
+    if _UNRESERVED.fullmatch(item):
+        return len(item)
+    return len(encode_query([("", item)])) - 1

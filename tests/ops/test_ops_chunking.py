@@ -63,3 +63,16 @@ def test_empty_input_and_a_budget_too_small() -> None:
     assert list(plan_chunks([], lock, max_ids=10, max_request_line=8190)) == []
     with pytest.raises(ValidationError):
         list(plan_chunks(IDS[:1], lock, max_ids=10, max_request_line=60))
+
+
+def test_ids_that_need_quoting_are_budgeted_quoted() -> None:
+    odd = [f"id {i}/é?" for i in range(400)]
+
+    def build(chunk: object) -> requests.ApiRequest:
+        return requests.send_message(chunk, message="hi", mode="sms")  # type: ignore[arg-type]
+
+    chunks = list(plan_chunks(odd, build, max_ids=20_000, max_request_line=1000))
+    assert [u for c in chunks for u in c] == odd
+    for chunk in chunks:
+        assert build(chunk).request_line_length() <= 1000
+    assert build(chunks[0] + [odd[-1]]).request_line_length() > 1000
