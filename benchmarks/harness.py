@@ -128,31 +128,19 @@ def sim_process(
     """A simulator in a child process (own CPU, own allocations); yields url, user, password."""
     port = free_port()
     password = secrets.token_urlsafe(16)
-    env = dict(os.environ, EPMM_SIM_PASSWORD=password)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "epmm_async.simulator", "--devices", str(devices),
-         "--port", str(port), "--seed", str(seed), *extra],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_port(port, proc, timeout)
+    args = ["-m", "epmm_async.simulator", "--devices", str(devices), "--port", str(port),
+            "--seed", str(seed), *extra]
+    with child_process(args, port, timeout, env=dict(os.environ, EPMM_SIM_PASSWORD=password)):
         yield f"http://127.0.0.1:{port}", "admin", password
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @contextlib.contextmanager
-def child_process(args: list[str], port: int, timeout: float = 30.0) -> Iterator[None]:
+def child_process(
+    args: list[str], port: int, timeout: float = 30.0, env: dict[str, str] | None = None
+) -> Iterator[None]:
     """Any helper process listening on ``port``; stopped on exit."""
     proc = subprocess.Popen(
-        [sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         _wait_port(port, proc, timeout)

@@ -6,7 +6,7 @@ import asyncio
 import csv
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -345,6 +345,23 @@ def labels_cmd(ctx: typer.Context, output: OutputOpt = None) -> None:
     run_with_client(ctx, job)
 
 
+def _list_command(
+    ctx: typer.Context,
+    output: OutputFormat | None,
+    columns: list[Column],
+    title: str,
+    fetch: Callable[[EpmmClient], Awaitable[Sequence[object]]],
+) -> None:
+    async def job(epmm: EpmmClient) -> int:
+        writer = RecordWriter(choose_format(output), columns, title=title)
+        for item in await fetch(epmm):
+            writer.write(item)
+        writer.close()
+        return EXIT_OK
+
+    run_with_client(ctx, job)
+
+
 @app.command("operators")
 def operators_cmd(ctx: typer.Context, output: OutputOpt = None) -> None:
     """Every operator (carrier) the server knows."""
@@ -353,15 +370,7 @@ def operators_cmd(ctx: typer.Context, output: OutputOpt = None) -> None:
         ("type", lambda x: x.carrier_type), ("country", lambda x: x.country_name),
         ("code", lambda x: x.country_code), ("enabled", lambda x: x.enabled),
     ]
-
-    async def job(epmm: EpmmClient) -> int:
-        writer = RecordWriter(choose_format(output), columns, title="Operators")
-        for item in await epmm.operators.list():
-            writer.write(item)
-        writer.close()
-        return EXIT_OK
-
-    run_with_client(ctx, job)
+    _list_command(ctx, output, columns, "Operators", lambda epmm: epmm.operators.list())
 
 
 @app.command("countries")
@@ -371,15 +380,7 @@ def countries_cmd(ctx: typer.Context, output: OutputOpt = None) -> None:
         ("name", lambda x: x.country_name), ("code", lambda x: x.country_code),
         ("iso", lambda x: x.iso_alpha2_code), ("registration", lambda x: x.enabled),
     ]
-
-    async def job(epmm: EpmmClient) -> int:
-        writer = RecordWriter(choose_format(output), columns, title="Countries")
-        for item in await epmm.countries.list():
-            writer.write(item)
-        writer.close()
-        return EXIT_OK
-
-    run_with_client(ctx, job)
+    _list_command(ctx, output, columns, "Countries", lambda epmm: epmm.countries.list())
 
 
 @app.command("profiles")
