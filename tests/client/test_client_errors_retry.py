@@ -208,10 +208,9 @@ async def test_deadline_respected(mock: MockServer) -> None:
     policy = RetryPolicy(attempts=50, initial_delay=0.05, multiplier=1, jitter=0, deadline=0.12)
     async with make_client(retry=policy) as epmm:
         mock.reply("GET", "", status=503, repeat=True)
-        started = time.monotonic()
         with pytest.raises(ServerError):
             await epmm.labels.list()
-    assert time.monotonic() - started < 1.0
+    # 50 attempts allowed, 0.05 s apart: the 0.12 s deadline stops them after 2 to 4.
     assert 2 <= mock.count() <= 4
 
 

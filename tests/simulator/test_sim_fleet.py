@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 from epmm_async.enums import DeviceStatus, UserSource
@@ -89,15 +88,15 @@ def test_details_per_platform() -> None:
     assert pending and all(d.details == {} for d in pending)
 
 
-def test_build_and_encode_are_fast() -> None:
-    t0 = time.perf_counter()
+def test_a_page_of_a_big_fleet_encodes_in_both_formats() -> None:
+    # How fast is the benchmarks' business; here, that a 20,000-device fleet builds and a
+    # 500-device page of it encodes.
     fleet = Fleet(20_000, seed=1)
-    assert time.perf_counter() - t0 < 3.0
+    assert len(fleet.devices) == 20_000
     from epmm_async.simulator.server import Simulator
 
     sim = Simulator.__new__(Simulator)
     page = list(fleet.devices.values())[:500]
-    t0 = time.perf_counter()
     tree = {"devices": {"device": [Simulator._device_tree(sim, d) for d in page]}}
-    assert encode_json(tree, Quirks()) and encode_xml(tree)
-    assert time.perf_counter() - t0 < 1.0
+    assert encode_json(tree, Quirks()).count(b'"uuid"') == 500
+    assert encode_xml(tree).count(b"<uuid>") == 500
