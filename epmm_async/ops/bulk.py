@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+import structlog
+
 from ..api.bulk import BulkApi
 from ..core import decode, requests
 from ..core.requests import ApiRequest
@@ -15,6 +17,27 @@ from .engine import UnitResult
 from .outcomes import Outcome, OutcomeStatus, classify_error, error_fields
 
 __all__ = ["bulk_action_handler", "send_message_handler"]
+
+log = structlog.get_logger("epmm_async.ops")
+
+
+def _log_chunk(
+    action: str,
+    chunk: Sequence[str],
+    started: float,
+    *,
+    error: EpmmError | None = None,
+    invalid: int = 0,
+) -> None:
+    log.debug(
+        "bulk.chunk",
+        action=action,
+        devices=len(chunk),
+        attempts=last_attempts(),
+        elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+        invalid=invalid,
+        error=type(error).__name__ if error else None,
+    )
 
 
 def _failed_outcomes(
@@ -58,9 +81,12 @@ def bulk_action_handler(
             answer = await _send(transport, bulk, req)
             result = decode.decode_bulk(answer.body, answer.format) if answer else None
         except EpmmError as exc:
+            _log_chunk(action.value, chunk, started, error=exc)
             return _failed_outcomes(chunk, action.value, exc, started)
         elapsed = time.monotonic() - started
         attempts = last_attempts()
+        _log_chunk(action.value, chunk, started,
+                   invalid=len(result.invalid_devices) if result else len(chunk))
         if result is None:
             # A 404 "no data" for a bulk request: none of the devices exist.
             return UnitResult(
@@ -119,7 +145,10 @@ def send_message_handler(
             answer = await _send(transport, bulk, req)
             result = decode.decode_message_result(answer.body, answer.format) if answer else None
         except EpmmError as exc:
+            _log_chunk(action, chunk, started, error=exc)
             return _failed_outcomes(chunk, action, exc, started)
+        _log_chunk(action, chunk, started,
+                   invalid=len(result.invalid_devices) if result else len(chunk))
         elapsed = time.monotonic() - started
         attempts = last_attempts()
         invalid = (

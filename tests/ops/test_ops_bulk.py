@@ -97,3 +97,17 @@ async def test_send_message_in_chunks(sim: Simulator, epmm: EpmmClient) -> None:
     invalid = {o.device for o in report.by_status(OutcomeStatus.INVALID)}
     assert set(UNKNOWN[:2]) <= invalid
     assert sim.ledger.actions("MESSAGE").keys() <= set(uuids)
+
+
+async def test_job_and_chunk_events_are_logged(sim: Simulator, epmm: EpmmClient) -> None:
+    import structlog
+
+    uuids = list(sim.fleet.devices)[:250]
+    with structlog.testing.capture_logs() as events:
+        await epmm.ops.bulk("WAKEUP_DEVICE", uuids, max_uuids=100)
+    names = [e["event"] for e in events]
+    assert names.count("job.start") == 1 and names.count("job.end") == 1
+    chunks = [e for e in events if e["event"] == "bulk.chunk"]
+    assert sorted(e["devices"] for e in chunks) == [50, 100, 100]
+    end = next(e for e in events if e["event"] == "job.end")
+    assert end["requests"] == 3 and end["devices"] == 250
