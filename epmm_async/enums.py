@@ -9,7 +9,7 @@ an unknown value is a :class:`~epmm_async.errors.ValidationError` before any req
 from __future__ import annotations
 
 import enum
-from typing import Any, Self
+from typing import Self
 
 __all__ = [
     "AsciiFlag",
@@ -233,7 +233,7 @@ class _CallerEnum(enum.StrEnum):
     """A str enum for caller-supplied values: parsing is strict and the error lists choices."""
 
     @classmethod
-    def parse(cls, value: Any) -> Self:
+    def parse(cls, value: object) -> Self:
         """Validate a caller-supplied value (member, value or name, case-insensitive)."""
         from .errors import ValidationError
 
@@ -294,7 +294,7 @@ class ProfileType(_TolerantStrEnum):
     POLICY = "POLICY"
 
     @classmethod
-    def parse(cls, value: Any) -> ProfileType:
+    def parse(cls, value: object) -> ProfileType:
         """Validate a caller-supplied profile type."""
         from .errors import ValidationError
 

@@ -222,7 +222,7 @@ def detect_format(content_type: str | None, default: ResponseFormat) -> Response
     return default
 
 
-def parse_xml(body: bytes) -> dict[str, Any]:
+def parse_xml(body: bytes) -> dict[str, object]:
     """Parse an XML body into xmltodict's dict form, refusing DTDs and entities.
 
     A DOCTYPE is refused outright, so neither entity expansion ("billion laughs") nor
