@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from loopback import serve
 
 from epmm_async import EpmmClient, RetryPolicy, TransportError
 
@@ -25,21 +26,14 @@ async def test_a_dropped_wipe_on_a_reused_connection_is_not_resent() -> None:
     app = web.Application()
     app.router.add_get("/api/v1/dm/labels", get_labels)
     app.router.add_put("/api/v1/dm/devices/wipe/{uuid}", wipe)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with EpmmClient(f"http://127.0.0.1:{port}", username="u", password="p",
-                              retry=RetryPolicy(initial_delay=0.001)) as epmm:
-            await epmm.labels.list()  # a pooled keep-alive connection the wipe will reuse
-            try:
-                await epmm.devices.wipe(UUID)
-            except TransportError as exc:
-                assert exc.sent
-            else:
-                raise AssertionError("the dropped wipe should raise")
-    finally:
-        await runner.cleanup()
+    async with serve(app) as url, EpmmClient(
+        url, username="u", password="p", retry=RetryPolicy(initial_delay=0.001)
+    ) as epmm:
+        await epmm.labels.list()  # a pooled keep-alive connection the wipe will reuse
+        try:
+            await epmm.devices.wipe(UUID)
+        except TransportError as exc:
+            assert exc.sent
+        else:
+            raise AssertionError("the dropped wipe should raise")
     assert len(seen) == 1

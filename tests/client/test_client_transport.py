@@ -16,6 +16,7 @@ import pytest
 import structlog
 from aiohttp import web
 from client_support import ANY_URL, PASSWORD, USER, MockServer, make_client
+from loopback import serve
 
 from epmm_async import (
     AuthenticationError,
@@ -187,15 +188,8 @@ async def server() -> AsyncIterator[tuple[str, Recorder]]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}", rec
-    finally:
-        await runner.cleanup()
+    async with serve(app) as url:
+        yield url, rec
 
 
 @pytest.mark.parametrize(

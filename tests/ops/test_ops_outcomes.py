@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aiohttp import web
+from loopback import serve
 
 from epmm_async import (
     ApiError,
@@ -64,20 +65,13 @@ async def test_transport_marks_a_retried_request_whose_first_attempt_was_cut() -
 
     app = web.Application()
     app.router.add_put("/api/v1/dm/devices/lock/{uuid}", lock)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        retry = RetryPolicy(attempts=3, initial_delay=0.001, max_delay=0.002)
-        async with EpmmClient(f"http://127.0.0.1:{port}", username="u", password="p",
-                              retry=retry) as epmm:
-            report = await epmm.ops.fan_out(
-                "lock", ["8d711cdc-e93c-49b1-88d6-222f54132445"], reason="r"
-            )
-    finally:
-        await runner.cleanup()
+    retry = RetryPolicy(attempts=3, initial_delay=0.001, max_delay=0.002)
+    async with serve(app) as url, EpmmClient(
+        url, username="u", password="p", retry=retry
+    ) as epmm:
+        report = await epmm.ops.fan_out(
+            "lock", ["8d711cdc-e93c-49b1-88d6-222f54132445"], reason="r"
+        )
     assert calls == 3
     (outcome,) = report.outcomes
     assert outcome.http_status == 503

@@ -6,12 +6,9 @@ import base64
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
-from aiohttp import web
 
 from epmm_async import EpmmClient, RetryPolicy
 from epmm_async.ops import Outcome, OutcomeStatus
@@ -92,24 +89,6 @@ def assert_no_secret(blob: bytes | str, forms: list[bytes], where: str) -> None:
     data = blob.encode("utf-8", "backslashreplace") if isinstance(blob, str) else blob
     for form in forms:
         assert form not in data, f"secret found in {where}"
-
-
-# -- a small aiohttp server on loopback ----------------------------------------------------------
-
-
-@asynccontextmanager
-async def serve(app: web.Application, ssl_context: Any = None) -> AsyncIterator[str]:
-    """Run ``app`` on 127.0.0.1 (random port); yield its base URL."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
-    await site.start()
-    port = runner.addresses[0][1]
-    scheme = "https" if ssl_context is not None else "http"
-    try:
-        yield f"{scheme}://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 def self_signed_cert(directory: Path) -> tuple[Path, Path] | None:

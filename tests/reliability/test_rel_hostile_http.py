@@ -11,7 +11,8 @@ import pytest
 from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rel_support import client_for, serve
+from loopback import serve
+from rel_support import client_for
 
 from epmm_async import (
     DecodeError,

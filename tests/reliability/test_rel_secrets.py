@@ -16,7 +16,8 @@ import msgspec
 import pytest
 import structlog
 from aiohttp import web
-from rel_support import assert_no_secret, fast_retry, secret_forms, self_signed_cert, serve
+from loopback import serve
+from rel_support import assert_no_secret, fast_retry, secret_forms, self_signed_cert
 
 from epmm_async import (
     AuthenticationError,
