@@ -87,6 +87,8 @@ _TIMESTAMP_KEYS = frozenset(
 # The document itself misspells isoAlpha2Code once.
 _KEY_ALIASES = {"isoAplha2Code": "isoAlpha2Code"}
 # An epoch-millisecond value of a key ending in "At"/"Attempt" (the timestamp keys).
+_EMPTY = re.compile(rb':""')
+_EMPTY_SPACED = re.compile(rb': ""')
 _EPOCH_VALUE = re.compile(rb'At(?:tempt)?":(?:"([0-9]+)"|([0-9]+)(?=[,}\]\s]))')
 
 
@@ -307,16 +309,18 @@ def _fast_json(body: bytes) -> bytes:
     normalising path takes over.
     """
     spaced = b'": ' in body[:4096]
-    body = body.replace(b': ""', b": null") if spaced else body.replace(b':""', b":null")
+    # re.sub with a literal replacement beats bytes.replace on many matches (one pass).
+    body = (_EMPTY_SPACED if spaced else _EMPTY).sub(b": null" if spaced else b":null", body)
+    # Few timestamps match: collecting them and joining once beats re.sub's callback path.
     pieces: list[bytes] = []
     done = 0
     for match in _EPOCH_VALUE.finditer(body):
         pieces += (body[done : match.start()], _epoch_bytes(match))
         done = match.end()
-    if pieces:
-        pieces.append(body[done:])
-        body = b"".join(pieces)
-    return body
+    if not pieces:
+        return body
+    pieces.append(body[done:])
+    return b"".join(pieces)
 
 
 def _epoch_bytes(match: re.Match[bytes]) -> bytes:
