@@ -69,6 +69,11 @@ def guarded(body: Callable[[], int]) -> NoReturn:
         message = exc.message if isinstance(exc, CliError) else describe_error(exc)
         err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
         raise typer.Exit(exit_code_for(exc)) from None
+    except BrokenPipeError:
+        # The reader went away (`epmm devices list | head`): stop quietly, as Unix tools do,
+        # and keep the interpreter's final flush from complaining.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(141) from None
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         err.print(f"[bold red]error:[/] {escape(exc.strerror or str(exc))}{escape(where)}",

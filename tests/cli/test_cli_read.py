@@ -163,3 +163,21 @@ def test_python_dash_m(shared: SimThread) -> None:
     proc = subprocess.run([sys.executable, "-m", "epmm_async", "--help"], capture_output=True,
                           text=True, timeout=60, check=False)
     assert proc.returncode == 0 and "devices" in proc.stdout
+
+
+def test_a_reader_that_goes_away_stops_the_listing_quietly(shared: SimThread) -> None:
+    # `epmm devices list | head -1`: the pipe closes after one line.
+    env = {**os.environ, **shared.env()}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "epmm_async", "devices", "list", "--status", "ACTIVE",
+         "-o", "jsonl"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    code = proc.wait(timeout=60)
+    assert first.startswith(b"{")
+    assert code in (0, 141)  # 0 when everything fit in the pipe before it closed
+    assert "error" not in stderr and "Traceback" not in stderr and "Exception" not in stderr
