@@ -8,7 +8,15 @@ reduces that stream to a :class:`BulkReport`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+)
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Concatenate, ParamSpec
 
 import anyio
@@ -110,7 +118,7 @@ class Operations:
         form_body: bool = False,
         concurrency: int | None = None,
         rate: float | None = None,
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncGenerator[Outcome, None]:
         """Send ``action`` to every uuid in as few bulk requests as both limits allow.
 
         The uuids (any iterable or async iterable) are validated and deduplicated before
@@ -147,16 +155,18 @@ class Operations:
                 )
             )
 
-        async for outcome in run_job(
-            action=act.value,
-            keys=keys,
-            make_units=units,
-            unit_keys=list,
-            handle=handle,
-            destructive=act.destructive,
-            settings=job,
-        ):
-            yield outcome
+        # Closed with this stream, in this task, so the job's workers stop with it.
+        async with aclosing(run_job(
+                action=act.value,
+                keys=keys,
+                make_units=units,
+                unit_keys=list,
+                handle=handle,
+                destructive=act.destructive,
+                settings=job,
+        )) as outcomes:
+            async for outcome in outcomes:
+                yield outcome
 
 
     async def stream_send_message(
@@ -169,7 +179,7 @@ class Operations:
         settings: JobSettings | None = None,
         form_body: bool = False,
         concurrency: int | None = None,
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncGenerator[Outcome, None]:
         """Send a message to any number of devices (all uuids, or all MACs), chunked."""
         kind = MessageMode.parse(mode)
         validate_text(message, what="message")
@@ -203,17 +213,19 @@ class Operations:
                 )
             )
 
-        async for outcome in run_job(
-            action="MESSAGE",
-            keys=keys,
-            make_units=units,
-            unit_keys=list,
-            handle=handle,
-            destructive=False,
-            settings=job,
-            job_params={"message": message, "mode": kind.value, "subject": subject or ""},
-        ):
-            yield outcome
+        # Closed with this stream, in this task, so the job's workers stop with it.
+        async with aclosing(run_job(
+                action="MESSAGE",
+                keys=keys,
+                make_units=units,
+                unit_keys=list,
+                handle=handle,
+                destructive=False,
+                settings=job,
+                job_params={"message": message, "mode": kind.value, "subject": subject or ""},
+        )) as outcomes:
+            async for outcome in outcomes:
+                yield outcome
 
 
     # -- per-device fan-out ----------------------------------------------------------------------
@@ -227,7 +239,7 @@ class Operations:
         settings: JobSettings | None = None,
         concurrency: int | None = None,
         rate: float | None = None,
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncGenerator[Outcome, None]:
         """Run a per-device action (lock, unlock, wipe, retire, wakeup, locate) on each
         device, at most ``concurrency`` requests in flight, optionally ``rate`` per second
         (shared by everything the client sends). Outcomes come in completion order."""
@@ -241,17 +253,19 @@ class Operations:
         async def handle(key: str) -> UnitResult:
             return await handler(_mac_or_uuid(key))
 
-        async for outcome in run_job(
-            action=name,
-            keys=keys,
-            make_units=lambda todo: todo,
-            unit_keys=lambda key: [key],
-            handle=handle,
-            destructive=name in DESTRUCTIVE_ACTIONS,
-            settings=job,
-            job_params={"reason": reason or ""},
-        ):
-            yield outcome
+        # Closed with this stream, in this task, so the job's workers stop with it.
+        async with aclosing(run_job(
+                action=name,
+                keys=keys,
+                make_units=lambda todo: todo,
+                unit_keys=lambda key: [key],
+                handle=handle,
+                destructive=name in DESTRUCTIVE_ACTIONS,
+                settings=job,
+                job_params={"reason": reason or ""},
+        )) as outcomes:
+            async for outcome in outcomes:
+                yield outcome
 
 
     # -- locate-now ------------------------------------------------------------------------------
@@ -265,7 +279,7 @@ class Operations:
         jitter: float = 0.2,
         concurrency: int = 16,
         settings: JobSettings | None = None,
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncGenerator[Outcome, None]:
         """Ask each device for a fresh fix, then poll until it arrives (FRESH), the device
         is known to ignore the request (UNSUPPORTED, iOS: answered at once), or ``deadline``
         seconds pass (STALE: the last known location). All requests share ``concurrency``
@@ -277,16 +291,18 @@ class Operations:
         handler = locate_now_handler(self._client.devices, waiter, limiter)
 
 
-        async for outcome in run_job(
-            action="locate_now",
-            keys=keys,
-            make_units=lambda todo: todo,
-            unit_keys=lambda key: [key],
-            handle=handler,
-            destructive=False,
-            settings=job,
-        ):
-            yield outcome
+        # Closed with this stream, in this task, so the job's workers stop with it.
+        async with aclosing(run_job(
+                action="locate_now",
+                keys=keys,
+                make_units=lambda todo: todo,
+                unit_keys=lambda key: [key],
+                handle=handler,
+                destructive=False,
+                settings=job,
+        )) as outcomes:
+            async for outcome in outcomes:
+                yield outcome
 
 
     bulk = _reducer(stream_bulk, ":meth:`stream_bulk` reduced to a :class:`BulkReport`.")

@@ -3,15 +3,23 @@
 A job is a list of *units* (one device for fan-out and locate, one chunk for bulk) run by
 ``concurrency`` workers. Each unit's request runs shielded from cancellation, so a request
 already on the wire finishes (or times out) and its outcome is recorded; only new requests
-stop. Outcomes flow through a bounded memory stream to the consumer, so a slow consumer
-slows the workers instead of growing a buffer.
+stop. Outcomes are handed to the consumer through an unbuffered memory stream, so a slow
+consumer slows the workers instead of growing a buffer.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -175,7 +183,7 @@ async def run_job(
     destructive: bool,
     settings: JobSettings,
     job_params: dict[str, str] | None = None,
-) -> AsyncIterator[Outcome]:
+) -> AsyncGenerator[Outcome, None]:
     """Run a job and yield one outcome per key, journal outcomes first.
 
     Use it (and every ``stream_*`` operation) under ``contextlib.aclosing`` when you may
@@ -217,11 +225,14 @@ async def run_job(
             tracker.count(outcome)
             yield outcome
         units = make_units(todo)
-        async for outcome in _stream_units(
-            action, units, unit_keys, handle, destructive, settings, tracker, journal
-        ):
-            tracker.count(outcome)
-            yield outcome
+        # Closed with this generator, in this task: its workers never outlive the job.
+        async with aclosing(
+            _stream_units(action, units, unit_keys, handle, destructive, settings, tracker,
+                          journal)
+        ) as outcomes:
+            async for outcome in outcomes:
+                tracker.count(outcome)
+                yield outcome
         tracker.emit(final=True)
         log.info(
             "job.end",
@@ -250,13 +261,14 @@ async def _stream_units(
     settings: JobSettings,
     tracker: _Tracker,
     journal: Journal | None,
-) -> AsyncIterator[Outcome]:
+) -> AsyncGenerator[Outcome, None]:
     if not units:
         return
     workers = min(settings.concurrency, len(units))
-    send, receive = anyio.create_memory_object_stream[list[Outcome]](
-        max_buffer_size=max(1, workers)
-    )
+    # Unbuffered: a worker hands its outcomes over before taking the next unit, so a consumer
+    # that stops iterating without closing the stream leaves at most the units already on
+    # the wire to finish, not a buffer's worth more.
+    send, receive = anyio.create_memory_object_stream[list[Outcome]](max_buffer_size=0)
     position = 0
     finished: set[int] = set()
 
@@ -280,27 +292,35 @@ async def _stream_units(
                     if journal is not None:
                         journal.record(outcomes)
                     finished.add(index)
+                else:
+                    with anyio.CancelScope(shield=True):
+                        # A request on the wire is allowed to finish; its outcome is recorded.
+                        if destructive and journal is not None:
+                            journal.mark_pending(unit_keys(unit))
+                        result = await handle(unit)
+                        tracker.observe(result)
+                        if journal is not None:
+                            journal.record(result.outcomes)
+                        finished.add(index)
+                    outcomes = result.outcomes
+                try:
                     await out.send(outcomes)
-                    continue
-                with anyio.CancelScope(shield=True):
-                    # A request on the wire is allowed to finish: its outcome is recorded.
-                    if destructive and journal is not None:
-                        journal.mark_pending(unit_keys(unit))
-                    result = await handle(unit)
-                    tracker.observe(result)
-                    if journal is not None:
-                        journal.record(result.outcomes)
-                    finished.add(index)
-                await out.send(result.outcomes)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    return  # the consumer closed the stream; the outcome is journalled
 
     try:
         async with anyio.create_task_group() as tg, receive:
             for _ in range(workers):
                 tg.start_soon(worker, send.clone())
             send.close()
-            async for batch in receive:
-                for outcome in batch:
-                    yield outcome
+            try:
+                async for batch in receive:
+                    for outcome in batch:
+                        yield outcome
+            except GeneratorExit:
+                # The consumer closed the stream: no new unit starts, the ones on the wire
+                # finish (shielded) and are journalled, and the generator ends normally.
+                tg.cancel_scope.cancel()
     finally:
         # Cancelled or abandoned: account for the units never attempted, in the journal.
         if journal is not None:

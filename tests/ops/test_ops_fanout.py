@@ -146,3 +146,25 @@ async def test_hard_cancel_lets_in_flight_finish_and_journals_everyone(
     assert counts.get("succeeded", 0) == len(wiped)  # every request on the wire was recorded
     assert counts.get("cancelled", 0) == 200 - len(wiped)
     assert "pending" not in counts
+
+
+async def test_a_consumer_that_stops_early_bounds_the_extra_work(
+    make_client: MakeClient,
+) -> None:
+    # Without aclosing, the stream is only finalised later; until then at most the requests
+    # already on the wire (one per worker) may still complete.
+    async with Simulator(devices=400, seed=2, faults=Faults(latency=0.02)) as sim:
+        targets = active(sim, 200)
+        async with make_client(sim) as epmm:
+            seen = 0
+            stream = epmm.ops.stream_fan_out(
+                "wakeup", targets, settings=JobSettings(concurrency=4)
+            )
+            async for _ in stream:
+                seen += 1
+                if seen == 10:
+                    break
+            await anyio.sleep(0.3)
+            applied = len(sim.ledger.actions("WAKEUP"))
+            await stream.aclose()
+        assert 10 <= applied <= 10 + 4
