@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import dataclasses
 import enum
 import signal
 import time
@@ -30,12 +29,9 @@ from ..client import EpmmClient
 from ..core import requests
 from ..core.requests import ApiRequest
 from ..enums import BulkAction, MessageMode
-from ..errors import EpmmError, ValidationError
+from ..errors import ValidationError
 from ..models import ActionResult, RoamingResult
 from ..ops import JobSettings, Outcome, OutcomeStatus, plan_chunks
-from ..ops.engine import UnitResult, run_job
-from ..ops.outcomes import classify_error, error_fields
-from ..transport import last_attempts
 from ..validation import MacAddress
 from .common import (
     EXIT_CONNECTION,
@@ -283,11 +279,12 @@ def plan_job(epmm: EpmmClient, spec: ActionSpec, targets: list[Target],
                            EXIT_USAGE)
         if opts.mode is Mode.BULK:
             raise CliError(f"{name} has no bulk form; drop --mode bulk", EXIT_USAGE)
-        sample, call = _custom_call(epmm, name, opts)
+        sample, call, params = _custom_call(epmm, name, opts)
         return JobPlan(
             spec, targets, Mode.PER_DEVICE, "per device", len(targets), "requests",
             sample(uuids[0]) if uuids else None,
-            lambda s: _custom_stream(name, uuids, call, s, conc),
+            lambda s: epmm.ops.stream_each(name, uuids, call, job_params=params, settings=s,
+                                           concurrency=conc),
         )
 
     mode = choose_mode(spec, targets, opts)
@@ -328,14 +325,18 @@ def plan_job(epmm: EpmmClient, spec: ActionSpec, targets: list[Target],
     )
 
 
-def _custom_call(
-    epmm: EpmmClient, name: str, opts: JobOptions
-) -> tuple[Callable[[str], ApiRequest], Callable[[str], Awaitable[ActionResult | RoamingResult]]]:
+def _custom_call(epmm: EpmmClient, name: str, opts: JobOptions) -> tuple[
+    Callable[[str], ApiRequest],
+    Callable[[str], Awaitable[ActionResult | RoamingResult]],
+    dict[str, str],
+]:
+    """For roaming and re-push: the request (for a dry-run), the call, and its parameters."""
     if name == "roaming":
         voice, data = opts.voice, opts.data
         return (
             lambda u: requests.enable_roaming(u, voice=voice, data=data),
             lambda u: epmm.devices.set_roaming(u, voice=voice, data=data),
+            {"voice": str(voice), "data": str(data)},
         )
     pid, ptype = opts.profile_id, opts.profile_type
     try:
@@ -345,41 +346,8 @@ def _custom_call(
     return (
         lambda u: requests.repush_profile(u, pid, ptype),
         lambda u: epmm.devices.repush_profile(u, pid, ptype),
+        {"id": str(pid), "type": str(ptype)},
     )
-
-
-async def _custom_stream(
-    action: str,
-    uuids: list[str],
-    call: Callable[[str], Awaitable[ActionResult | RoamingResult]],
-    settings: JobSettings,
-    concurrency: int | None,
-) -> AsyncIterator[Outcome]:
-    """A per-device job for actions the operations layer has no fan-out for."""
-    if concurrency is not None:
-        settings = dataclasses.replace(settings, concurrency=concurrency)
-
-    async def handle(device: str) -> UnitResult:
-        started = time.monotonic()
-        try:
-            result = await call(device)
-        except EpmmError as exc:
-            return UnitResult([Outcome(
-                device=device, action=action, status=classify_error(exc),
-                attempts=last_attempts(), elapsed=time.monotonic() - started,
-                **error_fields(exc),  # type: ignore[arg-type]
-            )], error=exc)
-        return UnitResult([Outcome(
-            device=device, action=action, status=OutcomeStatus.SUCCEEDED,
-            attempts=last_attempts(), elapsed=time.monotonic() - started,
-            detail="; ".join(result.messages) or None,
-        )])
-
-    async for outcome in run_job(
-        action=action, keys=uuids, make_units=lambda todo: todo, unit_keys=lambda k: [k],
-        handle=handle, destructive=False, settings=settings,
-    ):
-        yield outcome
 
 
 # -- running ----------------------------------------------------------------------------------

@@ -29,8 +29,14 @@ from ..transport import RateLimiter
 from ..validation import MacAddress, validate_text, validate_uuid
 from .bulk import bulk_action_handler, send_message_handler
 from .chunking import plan_chunks
-from .engine import JobSettings, UnitResult, collect_ids, run_job
-from .fanout import DESTRUCTIVE_ACTIONS, check_fan_out_action, device_handler
+from .engine import JobSettings, collect_ids, run_job
+from .fanout import (
+    DESTRUCTIVE_ACTIONS,
+    DeviceResult,
+    call_handler,
+    check_fan_out_action,
+    device_call,
+)
 from .journal import Journal
 from .locate import locate_now_handler
 from .outcomes import BulkReport, Freshness, Outcome, OutcomeStatus, Progress, collect
@@ -230,7 +236,7 @@ class Operations:
 
     # -- per-device fan-out ----------------------------------------------------------------------
 
-    async def stream_fan_out(
+    def stream_fan_out(
         self,
         action: str,
         devices: DeviceInput,
@@ -244,29 +250,52 @@ class Operations:
         device, at most ``concurrency`` requests in flight, optionally ``rate`` per second
         (shared by everything the client sends). Outcomes come in completion order."""
         name = check_fan_out_action(action, reason)
+        return self.stream_each(
+            name,
+            devices,
+            device_call(self._client.devices, name, reason),
+            destructive=name in DESTRUCTIVE_ACTIONS,
+            job_params={"reason": reason or ""},
+            settings=settings,
+            concurrency=concurrency,
+            rate=rate,
+        )
+
+    async def stream_each(
+        self,
+        action: str,
+        devices: DeviceInput,
+        call: Callable[[str | MacAddress], Awaitable[DeviceResult]],
+        *,
+        destructive: bool = False,
+        job_params: dict[str, str] | None = None,
+        settings: JobSettings | None = None,
+        concurrency: int | None = None,
+        rate: float | None = None,
+    ) -> AsyncGenerator[Outcome, None]:
+        """Make ``call`` for each device (a uuid, or a :class:`MacAddress`), named ``action``
+        in outcomes and the journal, with the fan-out's cap, rate limit, retries, journal
+        and cancellation: for per-device calls the fan-out has no name for (roaming,
+        re-push). ``destructive`` calls are journalled pending before they are sent;
+        ``job_params`` (the call's arguments) make a journal refuse another job's calls."""
         job = self._settings(settings, rate)
         if concurrency is not None:
             job = _replace(job, concurrency=concurrency)
         keys = await collect_ids(devices, _device_key, what="device")
-        handler = device_handler(self._client.devices, name, reason)
-
-        async def handle(key: str) -> UnitResult:
-            return await handler(_mac_or_uuid(key))
-
+        handler = call_handler(action, lambda key: call(_mac_or_uuid(key)))
         # Closed with this stream, in this task, so the job's workers stop with it.
         async with aclosing(run_job(
-                action=name,
+                action=action,
                 keys=keys,
                 make_units=lambda todo: todo,
                 unit_keys=lambda key: [key],
-                handle=handle,
-                destructive=name in DESTRUCTIVE_ACTIONS,
+                handle=handler,
+                destructive=destructive,
                 settings=job,
-                job_params={"reason": reason or ""},
+                job_params=job_params,
         )) as outcomes:
             async for outcome in outcomes:
                 yield outcome
-
 
     # -- locate-now ------------------------------------------------------------------------------
 
@@ -310,6 +339,7 @@ class Operations:
         stream_send_message, ":meth:`stream_send_message` reduced to a :class:`BulkReport`."
     )
     fan_out = _reducer(stream_fan_out, ":meth:`stream_fan_out` reduced to a :class:`BulkReport`.")
+    each = _reducer(stream_each, ":meth:`stream_each` reduced to a :class:`BulkReport`.")
     locate_now = _reducer(
         stream_locate_now, ":meth:`stream_locate_now` reduced to a :class:`BulkReport`."
     )

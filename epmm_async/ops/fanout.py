@@ -7,13 +7,19 @@ from collections.abc import Awaitable, Callable
 
 from ..api.devices import DevicesApi
 from ..errors import EpmmError, ValidationError
-from ..models import ActionResult, LocateResult
+from ..models import ActionResult, LocateResult, RoamingResult
 from ..transport import last_attempts
 from ..validation import validate_reason
 from .engine import UnitResult
 from .outcomes import Outcome, OutcomeStatus, classify_error, error_fields
 
-__all__ = ["DESTRUCTIVE_ACTIONS", "FAN_OUT_ACTIONS", "device_handler"]
+__all__ = [
+    "DESTRUCTIVE_ACTIONS",
+    "FAN_OUT_ACTIONS",
+    "DeviceResult",
+    "call_handler",
+    "device_call",
+]
 
 FAN_OUT_ACTIONS = ("lock", "unlock", "wipe", "retire", "wakeup", "locate")
 DESTRUCTIVE_ACTIONS = frozenset({"wipe", "retire"})
@@ -37,23 +43,31 @@ def check_fan_out_action(action: str, reason: str | None) -> str:
     return name
 
 
-def device_handler(
+DeviceResult = ActionResult | LocateResult | RoamingResult
+"""What a per-device call answers."""
+
+
+def device_call(
     devices: DevicesApi, action: str, reason: str | None
-) -> Callable[[str], Awaitable[UnitResult]]:
-    """A unit handler that performs ``action`` on one device and maps the result."""
-    call: Callable[[str], Awaitable[ActionResult | LocateResult]]
+) -> Callable[[str], Awaitable[DeviceResult]]:
+    """The API call that performs a fan-out ``action`` on one device."""
     if action == "lock":
-        call = lambda d: devices.lock(d, reason or "")  # noqa: E731
-    elif action == "unlock":
-        call = lambda d: devices.unlock(d, reason or "")  # noqa: E731
-    elif action == "wipe":
-        call = lambda d: devices.wipe(d, reason)  # noqa: E731
-    elif action == "retire":
-        call = lambda d: devices.retire(d, reason)  # noqa: E731
-    elif action == "wakeup":
-        call = devices.wakeup
-    else:
-        call = devices.locate
+        return lambda d: devices.lock(d, reason or "")
+    if action == "unlock":
+        return lambda d: devices.unlock(d, reason or "")
+    if action == "wipe":
+        return lambda d: devices.wipe(d, reason)
+    if action == "retire":
+        return lambda d: devices.retire(d, reason)
+    if action == "wakeup":
+        return devices.wakeup
+    return devices.locate
+
+
+def call_handler(
+    action: str, call: Callable[[str], Awaitable[DeviceResult]]
+) -> Callable[[str], Awaitable[UnitResult]]:
+    """A unit handler that makes ``call`` for one device and maps its answer or error."""
 
     async def handle(device: str) -> UnitResult:
         started = time.monotonic()
@@ -98,5 +112,3 @@ def device_handler(
         )
 
     return handle
-
-

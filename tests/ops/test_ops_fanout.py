@@ -168,3 +168,19 @@ async def test_a_consumer_that_stops_early_bounds_the_extra_work(
             applied = len(sim.ledger.actions("WAKEUP"))
             await stream.aclose()
         assert 10 <= applied <= 10 + 4
+
+
+async def test_each_runs_any_per_device_call(sim: Simulator, epmm: EpmmClient) -> None:
+    ios = [u for u in active(sim) if sim.fleet.devices[u].kind == "ios"][:3]
+    android = [u for u in active(sim) if sim.fleet.devices[u].kind == "android"][:2]
+    report = await epmm.ops.each(
+        "roaming", ios + android,
+        lambda d: epmm.devices.set_roaming(d, voice=True, data=False),
+        job_params={"voice": "True", "data": "False"},
+    )
+    by = {o.device: o for o in report.outcomes}
+    assert all(by[u].status is OutcomeStatus.SUCCEEDED for u in ios)
+    assert all(by[u].status is OutcomeStatus.FAILED and by[u].http_status == 400
+               for u in android)  # roaming is iOS only
+    assert {o.action for o in report.outcomes} == {"roaming"}
+    assert set(sim.ledger.actions("ROAMING")) == set(ios)
