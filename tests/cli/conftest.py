@@ -2,44 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-from typer.testing import CliRunner, Result
-
-from epmm_async.cli import app
-from epmm_async.simulator import Simulator
-
-
-class SimThread:
-    """A simulator served from a background thread, so the CLI can run its own event loop."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.sim = Simulator(**kwargs)
-        self.call(self.sim.start())
-
-    def call(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
-    def close(self) -> None:
-        self.call(self.sim.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-    def env(self, **extra: str) -> dict[str, str]:
-        env = {
-            "EPMM_URL": self.sim.url,
-            "EPMM_USERNAME": self.sim.username,
-            "EPMM_PASSWORD": self.sim.password,
-        }
-        env.update(extra)
-        return env
+from cli_support import Invoke, SimThread, make_invoke
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +15,6 @@ def shared() -> Iterator[SimThread]:
     yield st
     st.close()
 
-
 @pytest.fixture
 def fresh() -> Iterator[SimThread]:
     """A simulator of its own, for tests that change state or read the ledger."""
@@ -57,28 +22,10 @@ def fresh() -> Iterator[SimThread]:
     yield st
     st.close()
 
-
-Invoke = Callable[..., Result]
-
-
-def make_invoke(st: SimThread) -> Invoke:
-    def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None,
-               unset: tuple[str, ...] = ()) -> Result:
-        full_env: dict[str, str | None] = dict(st.env(**(env or {})))
-        for name in unset:
-            full_env[name] = None
-        result = CliRunner().invoke(app, list(args), input=input, env=full_env)
-        assert "Traceback" not in result.output, result.output
-        return result
-
-    return invoke
-
-
 @pytest.fixture
 def cli(shared: SimThread) -> Invoke:
     """Run ``epmm ARGS`` in-process against the shared simulator."""
     return make_invoke(shared)
-
 
 @pytest.fixture
 def fresh_cli(fresh: SimThread) -> Invoke:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Invoke, SimThread
+from cli_support import Invoke, SimThread
 
 from epmm_async.cli import jobs
 from epmm_async.enums import DeviceStatus

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SimThread
+from cli_support import SimThread
 from typer.testing import CliRunner
 
 from epmm_async.cli import app

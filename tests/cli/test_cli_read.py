@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Invoke, SimThread
+from cli_support import Invoke, SimThread
 
 from epmm_async.enums import ComplianceReason, DeviceStatus
 
