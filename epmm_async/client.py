@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Self
 from .api import BulkApi, CountriesApi, DevicesApi, LabelsApi, OperatorsApi
 from .api.bulk import BulkLimits
 from .core.decode import ResponseFormat
+from .ops.engine import Runs
 from .retry import RetryPolicy
-from .transport import Credentials, SslOption, Timeouts, Transport
+from .transport import DEFAULT_MAX_RESPONSE_BYTES, Credentials, SslOption, Timeouts, Transport
 
 if TYPE_CHECKING:
     from .ops import Operations
@@ -31,10 +32,12 @@ class EpmmClient:
     * ``trust_env``: take proxies (``HTTPS_PROXY``...) and ``.netrc`` from the environment.
     * ``user_agent``; ``retry``: a :class:`RetryPolicy`; ``rate_limit``: requests per
       second for everything this client sends.
-    * ``max_response_bytes``: a cap on one response body (default 512 MiB).
+    * ``max_response_bytes``: a cap on one response body (default 128 MiB: a
+      20,000-device page, ~3 KB a device in XML, fits twice over).
     * ``allow_insecure_http``: allow ``http://`` to a host other than loopback.
-    * ``bulk_max_uuids``/``max_request_line``: what one bulk request may carry (the server's
-      ``bulk.api.maxdeviceuuids`` and its front end's request-line limit).
+    * ``bulk_max_uuids``/``max_request_line``/``max_request_bytes``: what one bulk request
+      may carry (the server's ``bulk.api.maxdeviceuuids``, its front end's request-line
+      limit, and the limit on request line plus headers).
     """
 
     def __init__(
@@ -51,10 +54,11 @@ class EpmmClient:
         user_agent: str | None = None,
         retry: RetryPolicy | None = None,
         rate_limit: float | None = None,
-        max_response_bytes: int = 512 * 1024 * 1024,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
         bulk_max_uuids: int = 20_000,
         max_request_line: int = 8190,
+        max_request_bytes: int = 8192,
     ) -> None:
         """Configure the client; nothing is opened until ``async with`` (or :meth:`open`)."""
         self.transport = Transport(
@@ -71,7 +75,7 @@ class EpmmClient:
             max_response_bytes=max_response_bytes,
             allow_insecure_http=allow_insecure_http,
         )
-        self.bulk_limits = BulkLimits(bulk_max_uuids, max_request_line)
+        self.bulk_limits = BulkLimits(bulk_max_uuids, max_request_line, max_request_bytes)
         self.devices = DevicesApi(self.transport)
         """Device reads, searches, registration and per-device actions."""
         self.labels = LabelsApi(self.transport)
@@ -82,6 +86,8 @@ class EpmmClient:
         """All countries."""
         self.bulk = BulkApi(self.transport, self.bulk_limits)
         """One bulk-action or send-message request."""
+        self.runs = Runs()
+        """The operations' job runs: halted and awaited when the client closes."""
         self._ops: Operations | None = None
 
     @property
@@ -105,9 +111,19 @@ class EpmmClient:
         await self.transport.open()
         return self
 
+    def request_budget(self, max_request_line: int | None = None) -> int:
+        """Bytes a bulk request line may take: the line limit, and room for the headers
+        this client sends under the front end's limit on line plus headers."""
+        line = max_request_line or self.bulk_limits.max_request_line
+        return min(line, self.bulk_limits.max_request_bytes - self.transport.header_bytes())
+
     async def close(self) -> None:
-        """Close the session; the client cannot be used afterwards."""
-        await self.transport.close()
+        """Halt the operations' jobs, let their requests on the wire finish, then close the
+        session; the client cannot be used afterwards."""
+        try:
+            await self.runs.close()
+        finally:
+            await self.transport.close()
 
     async def __aenter__(self) -> Self:
         return await self.open()

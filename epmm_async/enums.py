@@ -256,11 +256,6 @@ class BulkAction(_CallerEnum):
     RETIRE = "RETIRE"
     WIPE = "WIPE"
 
-    @property
-    def destructive(self) -> bool:
-        """Wipe and retire cannot be undone: they are never resent once they may have arrived."""
-        return self in (BulkAction.WIPE, BulkAction.RETIRE)
-
 
 class MessageMode(_CallerEnum):
     """Delivery mode of ``bulk/sendmessage``."""

@@ -12,9 +12,12 @@ __all__ = [
     "DeviceNotFound",
     "EpmmError",
     "ForbiddenError",
+    "JobInterrupted",
+    "JournalError",
     "MethodNotAllowedError",
     "NotFoundError",
     "RateLimitedError",
+    "RedirectError",
     "RequestTooLargeError",
     "ResponseTooLargeError",
     "ServerError",
@@ -36,6 +39,8 @@ class EpmmError(Exception):
     """
 
     earlier_attempt_may_have_applied: bool = False
+    attempts: int = 0
+    """HTTP attempts made for the request that ended in this error (0: none was sent)."""
 
 
 class ValidationError(EpmmError, ValueError):
@@ -138,7 +143,28 @@ class MethodNotAllowedError(ApiError):
 
 
 class RequestTooLargeError(ApiError):
-    """414: the request line is longer than the front end accepts (split the request)."""
+    """414, 431, or a 400 saying the request or its headers are too large: the front end
+    refused the request before the application saw it (split the request)."""
+
+
+class RedirectError(ApiError):
+    """3xx: the server redirected (typically to a login page); never read as an answer.
+
+    ``location`` is the redirect target without its query string or user info.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        messages: tuple[str, ...] = (),
+        *,
+        method: str = "",
+        path: str = "",
+        location: str | None = None,
+    ) -> None:
+        super().__init__(status, messages or (f"redirected to {location or '?'}",),
+                         method=method, path=path)
+        self.location = location
 
 
 class RateLimitedError(ApiError):
@@ -149,6 +175,28 @@ class ServerError(ApiError):
     """5xx: the server or its front proxy failed."""
 
 
+class JobInterrupted(EpmmError):
+    """A job was stopped or cancelled between two attempts of a request (or before its first).
+
+    No new attempt was sent after the stop. ``attempts`` says how many were sent before it and
+    ``earlier_attempt_may_have_applied`` whether one of them may have been applied;
+    ``last_error`` is the last attempt's error, if one was made.
+    """
+
+    def __init__(self, message: str, *, last_error: EpmmError | None = None) -> None:
+        super().__init__(message)
+        self.last_error = last_error
+
+
+class JournalError(EpmmError):
+    """The job's journal cannot be used: in use by another run, written for another job,
+    unreadable, or a write failed. ``path`` names the file."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(f"journal {path}: {message}")
+        self.path = path
+
+
 class WaiterTimeout(EpmmError):
     """A waiter (polling loop) reached its deadline before a terminal state."""
 
@@ -156,14 +204,8 @@ class WaiterTimeout(EpmmError):
 def may_have_applied(error: EpmmError) -> bool:
     """Whether the request that failed with ``error`` may still have been applied.
 
-    True for a request sent and not answered (timeout, dropped connection), a 500 or other
-    5xx that is not the front proxy's (502/503/504 mean the server never acted), an
-    unreadable answer, or a retried request whose earlier attempt was any of those.
+    See :func:`epmm_async.core.attempts.may_have_applied`, the one place this is decided.
     """
-    if error.earlier_attempt_may_have_applied:
-        return True
-    if isinstance(error, TransportError):
-        return error.sent
-    if isinstance(error, ServerError):
-        return error.status not in (502, 503, 504)
-    return isinstance(error, DecodeError)
+    from .core.attempts import may_have_applied as decide
+
+    return decide(error)

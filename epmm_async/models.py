@@ -414,6 +414,8 @@ class LocateResult(msgspec.Struct, kw_only=True):
     locations: list[Location]
     locate_now: bool | None
     messages: tuple[str, ...] = ()
+    attempts: int = 0
+    """HTTP attempts the client made for this answer (set by the client, not the server)."""
 
     @property
     def latest(self) -> Location | None:
@@ -484,6 +486,8 @@ class ActionResult(msgspec.Struct, kw_only=True):
     messages: tuple[str, ...] = ()
     unlock_passcode: str | None = None
     passcodes: list[Passcode] = msgspec.field(default_factory=list)
+    attempts: int = 0
+    """HTTP attempts the client made for this answer (set by the client, not the server)."""
 
 
 class RoamingResult(msgspec.Struct, kw_only=True):
@@ -491,6 +495,8 @@ class RoamingResult(msgspec.Struct, kw_only=True):
 
     device_uuid: str | None
     messages: tuple[str, ...] = ()
+    attempts: int = 0
+    """HTTP attempts the client made for this answer (set by the client, not the server)."""
 
 
 class BulkResult(msgspec.Struct, kw_only=True):
@@ -504,6 +510,8 @@ class BulkResult(msgspec.Struct, kw_only=True):
     invalid_devices: list[str] = msgspec.field(default_factory=list)
     passcodes: list[Passcode] = msgspec.field(default_factory=list)
     failed_devices: list[str] = msgspec.field(default_factory=list)
+    attempts: int = 0
+    """HTTP attempts the client made for this answer (set by the client, not the server)."""
 
     @property
     def invalid_action(self) -> bool:
@@ -517,6 +525,8 @@ class MessageResult(msgspec.Struct, kw_only=True):
     messages: tuple[str, ...] = ()
     invalid_devices: list[str] = msgspec.field(default_factory=list)
     message_sent_failed: bool = False
+    attempts: int = 0
+    """HTTP attempts the client made for this answer (set by the client, not the server)."""
 
 
 class CsvDeviceRow(msgspec.Struct, kw_only=True):

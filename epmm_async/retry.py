@@ -6,8 +6,10 @@ Exponential backoff with full jitter, a cap per wait, a deadline over all attemp
 
 * reads and idempotent actions (lock, unlock, wakeup, locate...) are retried on transport
   failures, 429 and 500/502/503/504;
-* unsafe actions (wipe, retire, register, send-message) are retried only when the request
-  certainly never reached the server (the connection could not be opened).
+* unsafe actions (wipe, retire, register, send-message) are retried only when the failed
+  attempt was certainly not applied (:func:`~epmm_async.core.attempts.may_have_applied`):
+  the connection could not be opened, or the server shed load (429, 503 with
+  ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from .core.attempts import may_have_applied
 from .core.requests import Safety
-from .errors import ApiError, ConnectError, EpmmError, TransportError
+from .errors import ApiError, ConnectError, EpmmError, TransportError, ValidationError
 
 __all__ = ["RetryPolicy"]
 
@@ -44,11 +47,13 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
-            raise ValueError("attempts must be at least 1")
+            raise ValidationError("attempts must be at least 1")
         if self.initial_delay < 0 or self.max_delay < 0 or self.multiplier < 1:
-            raise ValueError("delays must be non-negative and multiplier at least 1")
+            raise ValidationError("delays must be non-negative and multiplier at least 1")
         if not 0 <= self.jitter <= 1:
-            raise ValueError("jitter must be between 0 and 1")
+            raise ValidationError("jitter must be between 0 and 1")
+        if self.deadline is not None and self.deadline <= 0:
+            raise ValidationError("deadline must be positive (or None)")
 
     @classmethod
     def none(cls) -> RetryPolicy:
@@ -59,7 +64,7 @@ class RetryPolicy:
         """Whether ``error`` on a request of this ``safety`` may be retried at all."""
         if isinstance(error, ConnectError):
             return True  # never reached the server: safe for every request
-        if safety is Safety.UNSAFE:
+        if safety is Safety.UNSAFE and may_have_applied(error):
             return False
         if isinstance(error, TransportError):
             return True

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextvars
 import ipaddress
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import aiohttp
 import structlog
@@ -26,12 +25,16 @@ from yarl import URL
 
 from . import __version__
 from .core.decode import ResponseFormat, detect_format
+from .core.redact import redact_url
 from .core.requests import ApiRequest
 from .core.responses import api_error, no_data_messages, parse_retry_after
 from .errors import (
+    ApiError,
     ClientClosedError,
     ConnectError,
     EpmmError,
+    JobInterrupted,
+    RedirectError,
     ResponseTooLargeError,
     TimeoutError,
     TlsError,
@@ -39,6 +42,7 @@ from .errors import (
     ValidationError,
     may_have_applied,
 )
+from .pacing import JobScope, RateLimiter, current_scope
 from .retry import RetryPolicy
 
 __all__ = [
@@ -47,17 +51,15 @@ __all__ = [
     "Response",
     "Timeouts",
     "Transport",
-    "last_attempts",
 ]
 
 log = structlog.get_logger("epmm_async")
 
-_ATTEMPTS: contextvars.ContextVar[int] = contextvars.ContextVar("epmm_attempts", default=0)
+T = TypeVar("T")
 
-
-def last_attempts() -> int:
-    """HTTP attempts made by the last request this task sent (0 if none yet)."""
-    return _ATTEMPTS.get()
+DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024
+"""The default cap on one response body: a 20,000-device page (about 3 KB a device in XML,
+2 KB in JSON, measured on the simulator's records) fits twice over."""
 
 _ACCEPT = {"json": "application/json", "xml": "application/xml"}
 
@@ -117,26 +119,6 @@ class Response:
     """For the API's 404 "no data" answer, its messages; otherwise None."""
 
 
-class RateLimiter:
-    """Requests-per-second limit shared by everything one client sends (evenly spaced)."""
-
-    def __init__(self, rate: float) -> None:
-        """``rate`` requests per second, > 0."""
-        if rate <= 0:
-            raise ValidationError(f"rate limit must be positive, got {rate!r}")
-        self.rate = rate
-        self._interval = 1.0 / rate
-        self._next = 0.0
-
-    async def acquire(self) -> None:
-        """Wait for the next slot."""
-        now = time.monotonic()
-        slot = max(now, self._next)
-        self._next = slot + self._interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-
 def _is_loopback(host: str | None) -> bool:
     if not host:
         return False
@@ -183,7 +165,7 @@ class Transport:
         user_agent: str | None = None,
         retry: RetryPolicy | None = None,
         rate_limit: float | None = None,
-        max_response_bytes: int = 512 * 1024 * 1024,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
     ) -> None:
         """See :class:`~epmm_async.client.EpmmClient` for the options."""
@@ -194,12 +176,16 @@ class Transport:
             # Never echo the text: a mistyped URL may hold credentials (user:pass@host).
             raise ValidationError("base_url is not a valid URL") from None
         if url.scheme not in ("http", "https") or not host:
-            shown = url.with_user(None) if url.user or url.password else url
+            # Shown without user info or query: a mistyped URL may hold a password or token.
             raise ValidationError(
-                f"base_url must be an http(s) URL with a host, got {str(shown)!r}"
+                f"base_url must be an http(s) URL with a host, got {redact_url(base_url)!r}"
             )
         if url.user or url.password:
             raise ValidationError("put credentials in username/password, not in base_url")
+        if url.query_string or url.fragment:
+            raise ValidationError(
+                f"base_url must not have a query string or fragment: {redact_url(base_url)!r}"
+            )
         if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
             raise ValidationError(
                 f"refusing plain http:// to {url.host}: credentials would cross the network "
@@ -221,7 +207,7 @@ class Transport:
         self.trust_env = trust_env
         self.user_agent = user_agent or f"epmm-async/{__version__}"
         self.retry = retry or RetryPolicy()
-        self.rate_limiter = RateLimiter(rate_limit) if rate_limit else None
+        self.rate_limiter = RateLimiter(rate_limit) if rate_limit is not None else None
         self.max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
@@ -288,6 +274,22 @@ class Transport:
         # query: with_path() would have put '?...' inside the path.
         return URL(str(self.base_url.origin()) + self._base_path + req.target, encoded=True)
 
+    def header_bytes(self) -> int:
+        """An upper bound on the bytes of the headers this transport sends with a request
+        (``Name: value`` CRLF each, the blank line included): what a front end's limit on
+        request line plus headers counts besides the line."""
+        headers = {
+            "Host": f"{self.base_url.host}:{self.base_url.port}",
+            "Authorization": self.credentials.header(),
+            "Accept": _ACCEPT[self.response_format],
+            "User-Agent": self.user_agent,
+            "Accept-Encoding": "gzip, deflate, br",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Length": "99999999",
+        }
+        # aiohttp may add a few more (Connection...): a margin for them.
+        return sum(len(k) + len(v) + 4 for k, v in headers.items()) + 2 + 64
+
     def request_line_length(self, req: ApiRequest) -> int:
         """What ``req`` costs against a front end's request-line limit."""
         return req.request_line_length(self._base_path)
@@ -295,47 +297,113 @@ class Transport:
     async def send(self, req: ApiRequest) -> Response:
         """Send ``req`` with the retry policy; return its answer or raise a typed error.
 
-        The API's 404 "no data" answer is returned (``Response.no_data`` set), not raised.
+        The API's 404 "no data" answer is returned (``Response.no_data`` set), not raised. A
+        3xx is a :class:`RedirectError`, never an answer. Inside a job
+        (:mod:`epmm_async.pacing`), no attempt starts once the job's halt is set, and every
+        wait between attempts ends at once: :class:`JobInterrupted` is raised instead.
         """
         session = self._require_session()
         started = time.monotonic()
-        attempt = 0
+
+        async def attempt(number: int) -> Response:
+            status, fmt, body, headers = await self._exchange(session, req, number)
+            elapsed = time.monotonic() - started
+            if status < 300:
+                return Response(status, body, fmt, number, elapsed)
+            empty = no_data_messages(status, body, fmt)
+            if empty is not None:
+                return Response(status, body, fmt, number, elapsed, no_data=empty)
+            raise self._status_error(req, status, body, fmt, headers)
+
+        return await self._with_retries(req, attempt)
+
+    def _status_error(
+        self,
+        req: ApiRequest,
+        status: int,
+        body: bytes,
+        fmt: ResponseFormat,
+        headers: Mapping[str, str],
+    ) -> ApiError:
+        if 300 <= status < 400:
+            location = headers.get("Location")
+            return RedirectError(
+                status,
+                method=req.method,
+                path=req.path,
+                location=redact_url(location) if location else None,
+            )
+        return api_error(
+            status,
+            body,
+            fmt,
+            method=req.method,
+            path=req.path,
+            retry_after=parse_retry_after(headers.get("Retry-After")),
+        )
+
+    async def _with_retries(
+        self, req: ApiRequest, attempt: Callable[[int], Awaitable[T]]
+    ) -> T:
+        """The one retry loop: pace, attempt, and decide with the policy whether to go on."""
+        scope = current_scope()
+        halt = scope.halt if scope is not None else None
+        started = time.monotonic()
+        made = 0
         maybe_applied = False
+        last: EpmmError | None = None
         while True:
-            attempt += 1
+            if not await self._pace(scope):
+                raise self._interrupted(req, made, maybe_applied, last)
+            made += 1
             try:
-                status, fmt, body, retry_after = await self._exchange(session, req, attempt)
+                return await attempt(made)
             except EpmmError as exc:
-                error: EpmmError = exc
-            else:
-                _ATTEMPTS.set(attempt)
-                elapsed = time.monotonic() - started
-                if status < 400:
-                    return Response(status, body, fmt, attempt, elapsed)
-                empty = no_data_messages(status, body, fmt)
-                if empty is not None:
-                    return Response(status, body, fmt, attempt, elapsed, no_data=empty)
-                error = api_error(
-                    status, body, fmt, method=req.method, path=req.path, retry_after=retry_after
-                )
+                error = exc
             delay = self.retry.next_delay(
-                req.safety, error, attempt, time.monotonic() - started, self._rng
+                req.safety, error, made, time.monotonic() - started, self._rng
             )
             if delay is None:
-                _ATTEMPTS.set(attempt)
+                error.attempts = made
                 error.earlier_attempt_may_have_applied = maybe_applied
                 raise error
             maybe_applied = maybe_applied or may_have_applied(error)
+            last = error
             log.info(
                 "http.retry",
                 method=req.method,
                 path=req.path,
-                attempt=attempt,
+                attempt=made,
                 delay_s=round(delay, 3),
                 error=type(error).__name__,
                 status=getattr(error, "status", None),
             )
-            await asyncio.sleep(delay)
+            if halt is None:
+                await asyncio.sleep(delay)
+            elif not await halt.sleep(delay):
+                raise self._interrupted(req, made, maybe_applied, last)
+
+    async def _pace(self, scope: JobScope | None) -> bool:
+        # The client's limit, then the job's own: a job's rate never loosens the client's.
+        halt = scope.halt if scope is not None else None
+        if halt is not None and halt.is_set():
+            return False
+        for limiter in (self.rate_limiter, scope.limiter if scope is not None else None):
+            if limiter is not None and not await limiter.acquire(halt):
+                return False
+        return True
+
+    @staticmethod
+    def _interrupted(
+        req: ApiRequest, made: int, maybe_applied: bool, last: EpmmError | None
+    ) -> JobInterrupted:
+        after = f" after {made} attempt(s), the last: {last}" if last is not None else ""
+        error = JobInterrupted(
+            f"job stopped before sending {req.method} {req.path}{after}", last_error=last
+        )
+        error.attempts = made
+        error.earlier_attempt_may_have_applied = maybe_applied
+        return error
 
     def _headers(self, req: ApiRequest) -> dict[str, str]:
         headers = {
@@ -348,9 +416,7 @@ class Transport:
 
     async def _exchange(
         self, session: aiohttp.ClientSession, req: ApiRequest, attempt: int
-    ) -> tuple[int, ResponseFormat, bytes, float | None]:
-        if self.rate_limiter is not None:
-            await self.rate_limiter.acquire()
+    ) -> tuple[int, ResponseFormat, bytes, Mapping[str, str]]:
         t0 = time.monotonic()
         status = 0
         try:
@@ -364,23 +430,26 @@ class Transport:
                 status = resp.status
                 body = await self._read_body(resp, req)
                 fmt = detect_format(resp.headers.get("Content-Type"), self.response_format)
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                headers = {
+                    name: value
+                    for name in ("Location", "Retry-After")
+                    if (value := resp.headers.get(name)) is not None
+                }
         except EpmmError:
             raise
         except BaseException as exc:
             mapped = self._map_exception(exc, req)
             if mapped is None:
                 raise
-            log.debug(
-                "http.request",
-                method=req.method,
-                path=req.path,
-                status=None,
-                attempt=attempt,
-                elapsed_ms=round((time.monotonic() - t0) * 1000, 1),
-                error=type(mapped).__name__,
-            )
+            self._log_attempt(req, attempt, t0, None, type(mapped).__name__)
             raise mapped from None
+        self._log_attempt(req, attempt, t0, status, None)
+        return status, fmt, body, headers
+
+    @staticmethod
+    def _log_attempt(
+        req: ApiRequest, attempt: int, t0: float, status: int | None, error: str | None
+    ) -> None:
         log.debug(
             "http.request",
             method=req.method,
@@ -388,8 +457,8 @@ class Transport:
             status=status,
             attempt=attempt,
             elapsed_ms=round((time.monotonic() - t0) * 1000, 1),
+            error=error,
         )
-        return status, fmt, body, retry_after
 
     async def _read_body(self, resp: aiohttp.ClientResponse, req: ApiRequest) -> bytes:
         cap = self.max_response_bytes
@@ -445,17 +514,14 @@ class Transport:
     ]:
         """Open ``req`` and yield an iterator over its body chunks (for large exports).
 
-        Errors before the first byte go through the retry policy; a failure mid-stream is
-        raised as a :class:`TransportError` (the caller has consumed part of the body).
+        Opening goes through the same retry loop as :meth:`send` (a 3xx or an error status is
+        raised before the first chunk); a failure mid-stream is raised as a
+        :class:`TransportError` (the caller has consumed part of the body).
         """
         session = self._require_session()
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            if self.rate_limiter is not None:
-                await self.rate_limiter.acquire()
-            error: EpmmError
+
+        async def attempt(number: int) -> aiohttp.ClientResponse:
+            t0 = time.monotonic()
             try:
                 resp = await session.request(
                     req.method, self._url(req), headers=self._headers(req), allow_redirects=False
@@ -464,42 +530,24 @@ class Transport:
                 mapped = self._map_exception(exc, req)
                 if mapped is None:
                     raise
-                error = mapped
-            else:
-                log.debug(
-                    "http.request",
-                    method=req.method,
-                    path=req.path,
-                    status=resp.status,
-                    attempt=attempt,
-                    elapsed_ms=round((time.monotonic() - started) * 1000, 1),
-                    streamed=True,
-                )
-                if resp.status < 400:
-                    try:
-                        yield self._chunks(resp, req, chunk_size)
-                    finally:
-                        resp.release()
-                    return
-                try:
-                    body = await self._read_body(resp, req)
-                finally:
-                    resp.release()
-                fmt = detect_format(resp.headers.get("Content-Type"), self.response_format)
-                error = api_error(
-                    resp.status,
-                    body,
-                    fmt,
-                    method=req.method,
-                    path=req.path,
-                    retry_after=parse_retry_after(resp.headers.get("Retry-After")),
-                )
-            delay = self.retry.next_delay(
-                req.safety, error, attempt, time.monotonic() - started, self._rng
-            )
-            if delay is None:
-                raise error
-            await asyncio.sleep(delay)
+                self._log_attempt(req, number, t0, None, type(mapped).__name__)
+                raise mapped from None
+            self._log_attempt(req, number, t0, resp.status, None)
+            if resp.status < 300:
+                return resp
+            try:
+                body = await self._read_body(resp, req)
+            finally:
+                resp.release()
+            fmt = detect_format(resp.headers.get("Content-Type"), self.response_format)
+            headers = {k: v for k, v in resp.headers.items() if k in ("Location", "Retry-After")}
+            raise self._status_error(req, resp.status, body, fmt, headers)
+
+        resp = await self._with_retries(req, attempt)
+        try:
+            yield self._chunks(resp, req, chunk_size)
+        finally:
+            resp.release()
 
     async def _chunks(
         self, resp: aiohttp.ClientResponse, req: ApiRequest, chunk_size: int

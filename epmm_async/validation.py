@@ -13,6 +13,7 @@ from .errors import ValidationError
 __all__ = [
     "MAX_REASON_LENGTH",
     "MacAddress",
+    "validate_encodable",
     "validate_reason",
     "validate_text",
     "validate_uuid",
@@ -62,6 +63,29 @@ class MacAddress(str):
         return f"MacAddress({str(self)!r})"
 
 
+def validate_encodable(value: str, *, what: str) -> str:
+    """Return ``value`` if it can be sent as UTF-8; raise ``ValidationError`` if not.
+
+    A lone surrogate (``"\\udcff"``, which Python makes of undecodable bytes in command-line
+    arguments and file names) cannot be encoded: left alone it would surface as a
+    ``UnicodeEncodeError`` while the request is built. The message names the parameter, the
+    position and the code point, never the text itself (it may be a secret).
+    """
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start]
+        raise ValidationError(
+            f"{what} has a character that cannot be encoded as UTF-8 at position {exc.start} "
+            f"(U+{ord(bad):04X}, a lone surrogate: was it decoded with the wrong encoding?)"
+        ) from None
+    return value
+
+
 def validate_reason(reason: object, *, required: bool, action: str) -> str | None:
     """Check a ``Reason``: a string of at most 512 characters, present when ``required``."""
     if reason is None:
@@ -76,13 +100,14 @@ def validate_reason(reason: object, *, required: bool, action: str) -> str | Non
         raise ValidationError(
             f"{action} reason is {len(reason)} characters; the limit is {MAX_REASON_LENGTH}"
         )
-    return reason
+    return validate_encodable(reason, what=f"{action} reason")
 
 
 def validate_text(value: object, *, what: str, required: bool = True) -> str:
-    """Check a free-text parameter (user id, label name, message...): a non-empty string."""
+    """Check a free-text parameter (user id, label name, message...): a non-empty string
+    that can be encoded as UTF-8 (see :func:`validate_encodable`)."""
     if not isinstance(value, str):
         raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
     if required and not value.strip():
         raise ValidationError(f"{what} must not be empty")
-    return value
+    return validate_encodable(value, what=what)

@@ -20,20 +20,30 @@ class BulkLimits:
 
     ``max_uuids`` mirrors the server's ``bulk.api.maxdeviceuuids`` (20,000 by default);
     ``max_request_line`` the front end's ``LimitRequestLine`` (8190 bytes by default),
-    which with ~50 bytes per uuid binds long before the count does.
+    which with ~50 bytes per uuid binds long before the count does; ``max_request_bytes``
+    Tomcat's limit on the request line plus headers (8 KB).
     """
 
-    __slots__ = ("max_request_line", "max_uuids")
+    __slots__ = ("max_request_bytes", "max_request_line", "max_uuids")
 
-    def __init__(self, max_uuids: int = 20_000, max_request_line: int = 8190) -> None:
+    def __init__(
+        self, max_uuids: int = 20_000, max_request_line: int = 8190,
+        max_request_bytes: int = 8192,
+    ) -> None:
         """Check and keep the limits."""
-        if max_uuids < 1 or max_request_line < 64:
-            raise ValidationError("bulk limits must be positive (request line at least 64)")
+        for value, what in ((max_uuids, "max_uuids"), (max_request_line, "max_request_line"),
+                            (max_request_bytes, "max_request_bytes")):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValidationError(f"{what} must be a positive integer, not {value!r}")
+        if max_request_line < 64:
+            raise ValidationError("max_request_line must be at least 64 bytes")
         self.max_uuids = max_uuids
         self.max_request_line = max_request_line
+        self.max_request_bytes = max_request_bytes
 
     def __repr__(self) -> str:
-        return f"BulkLimits(max_uuids={self.max_uuids}, max_request_line={self.max_request_line})"
+        return (f"BulkLimits(max_uuids={self.max_uuids}, max_request_line="
+                f"{self.max_request_line}, max_request_bytes={self.max_request_bytes})")
 
 
 def _uuid_of(device: str | Device) -> str:
@@ -83,8 +93,11 @@ class BulkApi:
         self.check(req)
         resp = await self._transport.send(req)
         if resp.no_data is not None:
-            return BulkResult(messages=resp.no_data, invalid_devices=checked)
-        return decode.decode_bulk(resp.body, resp.format)
+            return BulkResult(messages=resp.no_data, invalid_devices=checked,
+                              attempts=resp.attempts)
+        result = decode.decode_bulk(resp.body, resp.format)
+        result.attempts = resp.attempts
+        return result
 
     async def send_message(
         self,
@@ -119,5 +132,7 @@ class BulkApi:
         resp = await self._transport.send(req)
         if resp.no_data is not None:
             return MessageResult(messages=resp.no_data, invalid_devices=targets,
-                                 message_sent_failed=True)
-        return decode.decode_message_result(resp.body, resp.format)
+                                 message_sent_failed=True, attempts=resp.attempts)
+        result = decode.decode_message_result(resp.body, resp.format)
+        result.attempts = resp.attempts
+        return result

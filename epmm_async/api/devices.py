@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import builtins
-import codecs
-import csv
-import io
 from collections.abc import AsyncIterator
 from typing import TypeAlias
 
-import msgspec
-
 from ..core import decode, requests
+from ..core.csv_export import CsvExportParser
 from ..core.requests import ApiRequest
 from ..enums import DeviceStatus, DeviceType, Platform, ProfileType
-from ..errors import DecodeError, DeviceNotFound, ValidationError
+from ..errors import DeviceNotFound, ValidationError
 from ..models import (
     ActionResult,
     CsvDeviceRow,
@@ -63,7 +59,9 @@ class DevicesApi:
     async def _send(self, req: ApiRequest, *, what: str | None = None) -> Response:
         resp = await self._transport.send(req)
         if resp.no_data is not None and what is not None:
-            raise DeviceNotFound(404, resp.no_data, method=req.method, path=req.path)
+            error = DeviceNotFound(404, resp.no_data, method=req.method, path=req.path)
+            error.attempts = resp.attempts
+            raise error
         return resp
 
     # -- reads ----------------------------------------------------------------------------
@@ -125,10 +123,15 @@ class DevicesApi:
         return device
 
     async def export_csv(self) -> AsyncIterator[CsvDeviceRow]:
-        """Rows of ``devices.csv``, parsed as they stream in; the body is never held whole."""
+        """Rows of ``devices.csv``, parsed as they stream in; the body is never held whole.
+
+        The body counts against ``max_response_bytes``
+        (:class:`~epmm_async.errors.ResponseTooLargeError` past it); one record is capped at
+        1 MiB, and bad bytes or values are a :class:`~epmm_async.errors.DecodeError`.
+        """
         req = requests.export_csv()
         async with self._transport.stream(req) as chunks:
-            parser = _CsvStream()
+            parser = CsvExportParser(max_bytes=self._transport.max_response_bytes)
             async for chunk in chunks:
                 for row in parser.feed(chunk):
                     yield row
@@ -201,7 +204,9 @@ class DevicesApi:
     async def _action(self, action: str, device: DeviceLike, reason: str | None) -> ActionResult:
         req = requests.device_action(action, _target(device), reason)
         resp = await self._send(req, what="device")
-        return decode.decode_action(resp.body, resp.format)
+        result = decode.decode_action(resp.body, resp.format)
+        result.attempts = resp.attempts
+        return result
 
     async def retire(self, device: DeviceLike, reason: str | None = None) -> ActionResult:
         """Retire a device (reason optional, at most 512 characters). Never retried once sent."""
@@ -231,13 +236,17 @@ class DevicesApi:
         """
         req = requests.locate(_target(device), locate_now)
         resp = await self._send(req, what="device")
-        return decode.decode_locate(resp.body, resp.format)
+        result = decode.decode_locate(resp.body, resp.format)
+        result.attempts = resp.attempts
+        return result
 
     async def set_roaming(self, uuid: str, *, voice: bool, data: bool) -> RoamingResult:
         """Enable or disable voice and data roaming on an iOS device."""
         req = requests.enable_roaming(uuid, voice=voice, data=data)
         resp = await self._send(req, what="device")
-        return decode.decode_roaming(resp.body, resp.format)
+        result = decode.decode_roaming(resp.body, resp.format)
+        result.attempts = resp.attempts
+        return result
 
     async def profiles(self, uuid: str) -> builtins.list[Profile]:
         """Configurations and policies applied to a device (empty list when none)."""
@@ -255,53 +264,11 @@ class DevicesApi:
         """Re-push one profile (``profile_id``/``profile_type`` APP|POLICY) or all of them."""
         req = requests.repush_profile(uuid, profile_id, profile_type)
         resp = await self._send(req, what="device")
-        return decode.decode_action(resp.body, resp.format)
+        result = decode.decode_action(resp.body, resp.format)
+        result.attempts = resp.attempts
+        return result
 
 
-_CSV_FIELDS = {f.encode_name for f in msgspec.structs.fields(CsvDeviceRow)}
-
-
-class _CsvStream:
-    """Incremental CSV parser: feed bytes, get typed rows; quoted newlines are respected."""
-
-    def __init__(self) -> None:
-        self._buffer = ""
-        self._header: list[str] | None = None
-        self._line = 0
-        self._utf8 = codecs.getincrementaldecoder("utf-8-sig")()
-
-    def feed(self, chunk: bytes) -> builtins.list[CsvDeviceRow]:
-        self._buffer += self._utf8.decode(chunk)
-        cut = self._buffer.rfind("\n")
-        # A newline inside quotes is not a record boundary: back off until quotes balance.
-        while cut != -1 and self._buffer.count('"', 0, cut) % 2:
-            cut = self._buffer.rfind("\n", 0, cut)
-        if cut == -1:
-            return []
-        complete, self._buffer = self._buffer[: cut + 1], self._buffer[cut + 1 :]
-        return self._rows(complete)
-
-    def close(self) -> builtins.list[CsvDeviceRow]:
-        rest = self._buffer + self._utf8.decode(b"", final=True)
-        self._buffer = ""
-        return self._rows(rest) if rest.strip() else []
-
-    def _rows(self, text: str) -> builtins.list[CsvDeviceRow]:
-        out: builtins.list[CsvDeviceRow] = []
-        for record in csv.reader(io.StringIO(text, newline="")):
-            self._line += 1
-            if not record or record == [""]:
-                continue
-            if self._header is None:
-                self._header = [h.strip() for h in record]
-                continue
-            values = {
-                key: (value if value != "" else None)
-                for key, value in zip(self._header, record, strict=False)
-                if key in _CSV_FIELDS
-            }
-            try:
-                out.append(msgspec.convert(values, CsvDeviceRow, strict=False))
-            except msgspec.ValidationError as exc:
-                raise DecodeError(f"devices.csv record {self._line}: {exc}") from None
-        return out
+def _CsvStream() -> CsvExportParser:
+    # The old private name, for tests that still import it: a parser with no body cap.
+    return CsvExportParser(max_bytes=1 << 62)

@@ -8,11 +8,13 @@ from typing import Any, TextIO
 
 from rich.console import Console
 
+from ..core.redact import redact_urls
 from ..errors import (
     AuthenticationError,
     ConnectError,
     EpmmError,
     ForbiddenError,
+    JournalError,
     TransportError,
     ValidationError,
 )
@@ -85,7 +87,7 @@ def exit_code_for(error: BaseException) -> int:
     """The exit code of an error that ended a command."""
     if isinstance(error, CliError):
         return error.code
-    if isinstance(error, ValidationError):
+    if isinstance(error, ValidationError | JournalError):
         return EXIT_USAGE
     if isinstance(error, AuthenticationError | ForbiddenError | ConnectError | TransportError):
         return EXIT_CONNECTION
@@ -106,4 +108,4 @@ def describe_error(error: BaseException) -> str:
         return f"cannot connect: {text}"
     if isinstance(error, TransportError):
         return f"connection failure: {text}"
-    return text
+    return redact_urls(text)

@@ -12,13 +12,15 @@ import asyncio
 import contextlib
 import csv
 import enum
+import os
 import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 import anyio
 import typer
@@ -26,7 +28,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..client import EpmmClient
-from ..core import requests
+from ..core import actions, requests
 from ..core.requests import ApiRequest
 from ..enums import BulkAction, MessageMode
 from ..errors import ValidationError
@@ -76,13 +78,30 @@ class Mode(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ActionSpec:
-    """An action command: its bulk form (if any) and its per-device reason rule."""
+    """An action command: its words, and its facts from the action registry."""
 
     name: str
-    bulk: BulkAction | None
-    reason: Literal["required", "optional", "none"]
-    destructive: bool = False
     verb: str = ""
+
+    @property
+    def facts(self) -> actions.ActionSpec:
+        """The registry's facts: method, reason rule, safety, destructive, bulk form."""
+        return actions.ACTIONS[self.name]
+
+    @property
+    def bulk(self) -> BulkAction | None:
+        """The bulk form, if the action has one."""
+        return self.facts.bulk
+
+    @property
+    def destructive(self) -> bool:
+        """Wipe and retire: confirmed before sending, never resent once they may apply."""
+        return self.facts.destructive
+
+    @property
+    def reason(self) -> str:
+        """``required``, ``optional`` or ``none``."""
+        return self.facts.reason.value
 
     @property
     def past(self) -> str:
@@ -91,17 +110,19 @@ class ActionSpec:
 
 
 ACTIONS: dict[str, ActionSpec] = {
-    "lock": ActionSpec("lock", BulkAction.LOCK, "required", verb="locked"),
-    "unlock": ActionSpec("unlock", BulkAction.UNLOCK, "required", verb="unlocked"),
-    "wipe": ActionSpec("wipe", BulkAction.WIPE, "optional", destructive=True, verb="wiped"),
-    "retire": ActionSpec("retire", BulkAction.RETIRE, "optional", destructive=True,
-                         verb="retired"),
-    "wakeup": ActionSpec("wakeup", BulkAction.WAKEUP_DEVICE, "none", verb="woken up"),
-    "locate": ActionSpec("locate", None, "none", verb="located"),
-    "locate_now": ActionSpec("locate_now", None, "none", verb="located"),
-    "message": ActionSpec("message", None, "none", verb="messaged"),
-    "roaming": ActionSpec("roaming", None, "none", verb="updated"),
-    "repush": ActionSpec("repush", None, "none", verb="re-pushed"),
+    spec.name: spec
+    for spec in (
+        ActionSpec("lock", "locked"),
+        ActionSpec("unlock", "unlocked"),
+        ActionSpec("wipe", "wiped"),
+        ActionSpec("retire", "retired"),
+        ActionSpec("wakeup", "woken up"),
+        ActionSpec("locate", "located"),
+        ActionSpec("locate_now", "located"),
+        ActionSpec("message", "messaged"),
+        ActionSpec("roaming", "updated"),
+        ActionSpec("repush", "re-pushed"),
+    )
 }
 
 
@@ -252,7 +273,7 @@ def plan_job(epmm: EpmmClient, spec: ActionSpec, targets: list[Target],
 
         chunks = list(plan_chunks([str(t) for t in targets], build_msg,
                                   max_ids=limits.max_uuids,
-                                  max_request_line=limits.max_request_line, base_path=base))
+                                  max_request_line=epmm.request_budget(), base_path=base))
         return JobPlan(
             spec, targets, Mode.BULK, f"send-message ({kind.value})", len(chunks),
             "bulk send-message requests",
@@ -296,7 +317,7 @@ def plan_job(epmm: EpmmClient, spec: ActionSpec, targets: list[Target],
             return requests.bulk_action(act, chunk)
 
         chunks = list(plan_chunks(uuids, build_bulk, max_ids=limits.max_uuids,
-                                  max_request_line=limits.max_request_line, base_path=base))
+                                  max_request_line=epmm.request_budget(), base_path=base))
         return JobPlan(
             spec, targets, mode, f"bulk {act.value}", len(chunks),
             f"bulk requests (at most {limits.max_uuids:,} uuids and a "
@@ -430,16 +451,27 @@ class ReportWriter:
             outcome.polls or "", "true" if outcome.from_journal else "", outcome.detail or "",
         ])
 
+    def flush(self) -> None:
+        """Push what was written to the file."""
+        self._file.flush()
+
     def close(self) -> None:
         """Flush and close."""
         self._file.close()
 
 
 @contextlib.contextmanager
-def _sigint_stops(stop: anyio.Event, label: str) -> Any:
-    """First Ctrl-C: set ``stop`` (no new requests, the rest cancelled); second: abort."""
+def _sigint_stops(
+    stop: anyio.Event, label: str, on_abort: Callable[[], None], journal: Path | None
+) -> Any:
+    """First Ctrl-C: set ``stop`` (no new requests, waits end, the rest cancelled); second:
+    abort at once, leaving the requests on the wire to the server.
+
+    Aborting does not wait for the answers: with a journal, each destructive request that
+    was sent was made durable as pending first, so a resumed run reports those devices
+    UNKNOWN instead of sending them again.
+    """
     loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
     pressed = 0
 
     def on_sigint() -> None:
@@ -449,8 +481,16 @@ def _sigint_stops(stop: anyio.Event, label: str) -> Any:
             err.print(f"\n[bold yellow]Stopping {label}[/]: no new requests; requests on the "
                       "wire finish. Ctrl-C again to abort at once.")
             stop.set()
-        elif task is not None:
-            task.cancel()
+            return
+        on_abort()
+        note = (f" resume with the same command and --journal {journal}: devices whose "
+                "request was on the wire are reported unknown, not resent"
+                if journal is not None else "")
+        err.print(f"\n[bold red]Aborted[/] {label}: answers to requests on the wire were not "
+                  f"awaited.{note}", highlight=False)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
 
     try:
         loop.add_signal_handler(signal.SIGINT, on_sigint)
@@ -476,11 +516,11 @@ async def execute(plan: JobPlan, opts: JobOptions) -> JobResult:
     started = time.monotonic()
     try:
         with JobProgress(label, total, live=opts.live_progress) as progress, \
-                _sigint_stops(stop, label):
+                _sigint_stops(stop, label, report.flush if report else lambda: None,
+                              opts.journal):
             settings = JobSettings(
                 concurrency=opts.concurrency or 16,
                 journal=str(opts.journal) if opts.journal is not None else None,
-                job_name=plan.spec.name,
                 resend_unknown=opts.resend_unknown,
                 progress=progress.update,
                 stop=stop,
@@ -495,6 +535,9 @@ async def execute(plan: JobPlan, opts: JobOptions) -> JobResult:
                 aclose = getattr(stream, "aclose", None)
                 if aclose is not None:
                     await aclose()
+        # One outcome per distinct device: a device named twice (by uuid and by MAC) counts
+        # once, so the job's size is what it accounted for.
+        result.total = sum(result.counts.values())
         if progress.last is not None:
             result.requests = progress.last.requests
     except ValidationError as exc:

@@ -8,19 +8,18 @@ safe it is to send twice (:class:`Safety`).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from ..enums import BulkAction, DeviceStatus, DeviceType, MessageMode, Platform, ProfileType
 from ..errors import ValidationError
-from ..validation import MacAddress, validate_reason, validate_text, validate_uuid
+from ..validation import MacAddress, validate_encodable, validate_text, validate_uuid
+from .actions import ACTIONS, Safety, action_spec
 
 __all__ = [
     "API_PREFIX",
     "ApiRequest",
-    "DeviceRef",
     "Safety",
     "bulk_action",
     "device_action",
@@ -31,20 +30,11 @@ __all__ = [
 API_PREFIX = "/api/v1/dm"
 
 
-class Safety(enum.Enum):
-    """How safe a request is to send again after it may have reached the server."""
-
-    READ = "read"
-    """A read: resend freely."""
-    IDEMPOTENT = "idempotent"
-    """Lock, unlock, wakeup, locate, roaming, re-push: the same effect twice is harmless."""
-    UNSAFE = "unsafe"
-    """Wipe, retire, register, send-message: resend only when it certainly was not sent."""
-
-
-def _q(value: str) -> str:
+def _q(value: str, what: str = "parameter") -> str:
     # Every reserved character is quoted, '/' included: a user id or label name is one segment.
-    return quote(value, safe="")
+    # Text that cannot be encoded (a lone surrogate) is the caller's error, named, before
+    # anything is sent.
+    return quote(validate_encodable(value, what=what), safe="")
 
 
 def _segment(value: str) -> str:
@@ -56,7 +46,7 @@ def _segment(value: str) -> str:
 
 def encode_query(params: Sequence[tuple[str, str]]) -> str:
     """``k=v&k=v`` with each key and value percent-quoted (space as %20, never '+')."""
-    return "&".join(f"{_q(k)}={_q(v)}" for k, v in params)
+    return "&".join(f"{_q(k)}={_q(v, k)}" for k, v in params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +73,6 @@ class ApiRequest:
     def request_line_length(self, base_path: str = "") -> int:
         """Bytes of ``METHOD SP target SP HTTP/1.1``: what a front end's line limit counts."""
         return len(self.method) + len(base_path) + len(self.target.encode()) + len(" ") * 2 + 8
-
-
-DeviceRef = str
-"""A device given as a uuid string or a :class:`MacAddress` (which routes to ``/mac/``)."""
 
 
 def device_segment(device: object) -> str:
@@ -144,7 +130,7 @@ def by_phone(numbers: Sequence[str]) -> ApiRequest:
                              what="phone number").strip()
         if "," in text:
             raise ValidationError(f"phone number {number!r} must not contain a comma")
-        parts.append(_q(text))
+        parts.append(_q(text, "phone number"))
     joined = ",".join(parts)
     if joined in (".", ".."):
         joined = joined.replace(".", "%2E")
@@ -188,41 +174,26 @@ def profiles(uuid: str) -> ApiRequest:
 
 # -- per-device actions ------------------------------------------------------------------------
 
-# action -> (method, reason required, safety). Unlock and wakeup are GETs in the document.
-_ACTIONS: dict[str, tuple[str, bool | None, Safety]] = {
-    "retire": ("PUT", False, Safety.UNSAFE),
-    "lock": ("PUT", True, Safety.IDEMPOTENT),
-    "unlock": ("GET", True, Safety.IDEMPOTENT),
-    "wipe": ("PUT", False, Safety.UNSAFE),
-    "wakeup": ("GET", None, Safety.IDEMPOTENT),
-}
-
-
 def device_action(action: str, device: object, reason: str | None = None) -> ApiRequest:
-    """Retire, lock, unlock, wipe or wakeup one device by uuid or MAC."""
-    try:
-        method, reason_rule, safety = _ACTIONS[action]
-    except KeyError:
-        raise ValidationError(
-            f"unknown device action {action!r}; expected one of: {', '.join(_ACTIONS)}"
-        ) from None
+    """Retire, lock, unlock, wipe or wakeup one device by uuid or MAC (the registry's facts)."""
+    spec = ACTIONS.get(action)
+    if spec is None or spec.bulk is None:
+        choices = ", ".join(name for name, s in ACTIONS.items() if s.bulk is not None)
+        raise ValidationError(f"unknown device action {action!r}; expected one of: {choices}")
     segment = device_segment(device)
-    params: list[tuple[str, str]] = []
-    if reason_rule is None:
-        if reason is not None:
-            raise ValidationError(f"{action} takes no reason")
-    else:
-        checked = validate_reason(reason, required=reason_rule, action=action)
-        if checked is not None:
-            params.append(("Reason", checked))
-    return ApiRequest(method, f"/devices/{action}/{segment}", encode_query(params), safety=safety)
+    checked = spec.check_reason(reason)
+    params = [("Reason", checked)] if checked is not None else []
+    return ApiRequest(
+        spec.method, f"/devices/{spec.name}/{segment}", encode_query(params), safety=spec.safety
+    )
 
 
 def locate(device: object, locate_now: bool = False) -> ApiRequest:
     """``GET /devices/locate/{uuid|mac/MAC}[?locatenow=true]``."""
     segment = device_segment(device)
     query = "locatenow=true" if locate_now else ""
-    return ApiRequest("GET", f"/devices/locate/{segment}", query, safety=Safety.IDEMPOTENT)
+    spec = ACTIONS["locate_now" if locate_now else "locate"]
+    return ApiRequest(spec.method, f"/devices/locate/{segment}", query, safety=spec.safety)
 
 
 def enable_roaming(uuid: str, *, voice: bool, data: bool) -> ApiRequest:
@@ -230,8 +201,9 @@ def enable_roaming(uuid: str, *, voice: bool, data: bool) -> ApiRequest:
     if not isinstance(voice, bool) or not isinstance(data, bool):
         raise ValidationError("set_roaming needs voice=True/False and data=True/False")
     query = encode_query([("voice", _bool(voice)), ("data", _bool(data))])
+    spec = ACTIONS["roaming"]
     return ApiRequest(
-        "PUT", f"/devices/enableroaming/{validate_uuid(uuid)}", query, safety=Safety.IDEMPOTENT
+        spec.method, f"/devices/enableroaming/{validate_uuid(uuid)}", query, safety=spec.safety
     )
 
 
@@ -247,11 +219,12 @@ def repush_profile(
         params.append(("id", text))
     if profile_type is not None:
         params.append(("type", ProfileType.parse(profile_type).value))
+    spec = ACTIONS["repush"]
     return ApiRequest(
-        "PUT",
+        spec.method,
         f"/devices/repushprofile/{validate_uuid(uuid)}",
         encode_query(params),
-        safety=Safety.IDEMPOTENT,
+        safety=spec.safety,
     )
 
 
@@ -324,7 +297,8 @@ def register(
         ("notifyuserbysms", None if notify_user_by_sms is None else _bool(notify_user_by_sms)),
     )
     params.extend((k, v) for k, v in optional if v is not None)
-    return ApiRequest("PUT", "/register", encode_query(params), safety=Safety.UNSAFE)
+    spec = ACTIONS["register"]
+    return ApiRequest(spec.method, "/register", encode_query(params), safety=spec.safety)
 
 
 # -- bulk --------------------------------------------------------------------------------------
@@ -342,8 +316,7 @@ def bulk_action(
     if not uuids:
         raise ValidationError("a bulk action needs at least one device uuid")
     encoded = "&".join(f"deviceUuids={_q(u)}" for u in uuids)
-    # Lock, unlock and wakeup repeat harmlessly; wipe and retire must not be resent.
-    safety = Safety.UNSAFE if act.destructive else Safety.IDEMPOTENT
+    safety = action_spec(act).safety
     path = f"/bulk/devices/{act.value}"
     if form_body:
         return ApiRequest("POST", path, "", form=encoded, safety=safety, device_count=len(uuids))
@@ -377,8 +350,9 @@ def send_message(
     devices = "&".join(f"{name}={_q(t)}" for t in targets)
     head = encode_query(params)
     path = "/bulk/mac/sendmessage" if by_mac else "/bulk/sendmessage"
+    safety = ACTIONS["message"].safety
     if form_body:
-        return ApiRequest("POST", path, head, form=devices, safety=Safety.UNSAFE,
+        return ApiRequest("POST", path, head, form=devices, safety=safety,
                           device_count=len(targets))
-    return ApiRequest("POST", path, f"{head}&{devices}", safety=Safety.UNSAFE,
+    return ApiRequest("POST", path, f"{head}&{devices}", safety=safety,
                       device_count=len(targets))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 
 from ..errors import (
@@ -27,6 +28,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     404: NotFoundError,
     405: MethodNotAllowedError,
     414: RequestTooLargeError,
+    431: RequestTooLargeError,
     429: RateLimitedError,
 }
 
@@ -49,6 +51,18 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, seconds)
 
 
+# Tomcat answers a request line plus headers over its limit with 400 and a page saying so
+# ("Request header is too large"); a proxy may say "request too long" or "URI too long".
+_TOO_LARGE = re.compile(
+    rb"(request|header|uri|url)[^<>\n]{0,40}?too\s+(large|long|big)", re.IGNORECASE
+)
+
+
+def says_too_large(body: bytes) -> bool:
+    """Whether an error body says the request or its headers were too large."""
+    return _TOO_LARGE.search(body[:8192]) is not None
+
+
 def api_error(
     status: int,
     body: bytes,
@@ -61,6 +75,8 @@ def api_error(
     """The typed error for an error status, carrying the server's messages."""
     messages = decode_error_messages(body, fmt) or ()
     cls = _BY_STATUS.get(status)
+    if status == 400 and says_too_large(body):
+        cls = RequestTooLargeError
     if cls is None:
         cls = ServerError if status >= 500 else ApiError
     return cls(status, messages, method=method, path=path, retry_after=retry_after)

@@ -1,13 +1,14 @@
 """The operations layer: fleet-wide jobs as streams of per-device outcomes.
 
 Every operation comes twice: ``stream_*`` yields one :class:`Outcome` per device as they
-arrive (use it under ``contextlib.aclosing`` if you may stop early), and the plain name
-reduces that stream to a :class:`BulkReport`.
+arrive, and the plain name reduces that stream to a :class:`BulkReport`. A stream may be
+closed or abandoned at any point: the job halts (no new request; attempts on the wire finish
+and are journalled) without touching the consumer's task. Operations call the API layer
+(``epmm.devices``, ``epmm.bulk``) for every request.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -16,30 +17,31 @@ from collections.abc import (
     Callable,
     Iterable,
 )
-from contextlib import aclosing
 from typing import TYPE_CHECKING, Concatenate, ParamSpec
 
 import anyio
 
 from ..core import requests
+from ..core.actions import ACTIONS, action_spec
 from ..enums import BulkAction, MessageMode
-from ..errors import ValidationError
+from ..errors import EpmmError, ValidationError
 from ..models import Device
-from ..transport import RateLimiter
 from ..validation import MacAddress, validate_text, validate_uuid
 from .bulk import bulk_action_handler, send_message_handler
 from .chunking import plan_chunks
-from .engine import JobSettings, collect_ids, run_job
-from .fanout import (
-    DESTRUCTIVE_ACTIONS,
-    DeviceResult,
-    call_handler,
-    check_fan_out_action,
-    device_call,
-)
+from .engine import JobPlan, JobSettings, check_positive, collect_ids, run_job
+from .fanout import DeviceResult, call_handler, check_fan_out_action, device_call
 from .journal import Journal
 from .locate import locate_now_handler
-from .outcomes import BulkReport, Freshness, Outcome, OutcomeStatus, Progress, collect
+from .outcomes import (
+    BulkReport,
+    Freshness,
+    Outcome,
+    OutcomeStatus,
+    Progress,
+    collect,
+    failed_outcome,
+)
 from .waiter import Waiter, WaiterGaveUp
 
 if TYPE_CHECKING:
@@ -63,16 +65,12 @@ DeviceInput = Iterable[str | MacAddress | Device] | AsyncIterable[str | MacAddre
 
 # Waiting devices are cheap tasks; this bounds them all the same.
 _MAX_WAITING = 20_000
+# MAC look-ups before a job (reads), in flight at most.
+_RESOLVE_CONCURRENCY = 16
+_BULK_CONCURRENCY = 4
+_FAN_OUT_CONCURRENCY = 16
 
 P = ParamSpec("P")
-
-
-def _uuid_key(item: object) -> str:
-    if isinstance(item, Device):
-        return validate_uuid(item.uuid)
-    if isinstance(item, MacAddress):
-        raise ValidationError(f"bulk actions take uuids, not MAC address {item}")
-    return validate_uuid(item)
 
 
 def _device_key(item: object) -> str:
@@ -83,8 +81,12 @@ def _device_key(item: object) -> str:
     return validate_uuid(item)
 
 
-def _mac_or_uuid(key: str) -> str | MacAddress:
-    return MacAddress(key) if "-" not in key else key
+def _is_mac(key: str) -> bool:
+    return "-" not in key
+
+
+def _target(key: str) -> str | MacAddress:
+    return MacAddress(key) if _is_mac(key) else key
 
 
 def _reducer(
@@ -97,23 +99,75 @@ def _reducer(
     return run
 
 
+def _knobs(
+    settings: JobSettings | None, concurrency: int | None, rate: float | None, default: int
+) -> tuple[JobSettings, int, float | None]:
+    """The job's settings, concurrency and rate: the argument, else the settings, else the
+    operation's default. Checked before anything is sent."""
+    job = settings or JobSettings()
+    if concurrency is not None:
+        check_positive(concurrency, "concurrency", integer=True)
+    if rate is not None:
+        check_positive(rate, "rate", integer=False)
+    return job, concurrency or job.concurrency or default, rate if rate is not None else job.rate
+
+
 class Operations:
     """``epmm.ops``: bulk chunking, bounded fan-out and locate-now over many devices."""
 
     def __init__(self, client: EpmmClient) -> None:
-        """Bind to a client (its transport, limits and APIs)."""
+        """Bind to a client (its APIs, limits and job runs)."""
         self._client = client
 
-    def _settings(self, settings: JobSettings | None, rate: float | None) -> JobSettings:
-        if rate is not None:
-            transport = self._client.transport
-            if transport.rate_limiter is None or transport.rate_limiter.rate != rate:
-                transport.rate_limiter = RateLimiter(rate)
-        return settings or JobSettings()
+    async def _resolve(
+        self, keys: list[str], action: str, *, always: bool
+    ) -> tuple[list[str], dict[str, str], list[Outcome]]:
+        """Name every device by uuid when the job mixes uuids and MACs (or ``always``), so one
+        device named twice gets one request and one outcome.
+
+        Returns the keys (deduplicated), the MAC each resolved uuid was named by, and the
+        outcomes of MACs that name no device (INVALID) or could not be looked up (FAILED).
+        """
+        macs = [k for k in keys if _is_mac(k)]
+        if not macs or (not always and len(macs) == len(keys)):
+            return keys, {}, []
+        found: dict[str, str | None] = {}
+        early: list[Outcome] = []
+        limiter = anyio.CapacityLimiter(_RESOLVE_CONCURRENCY)
+
+        async def look_up(mac: str) -> None:
+            async with limiter:
+                started = anyio.current_time()
+                try:
+                    devices = await self._client.devices.by_mac(mac)
+                except EpmmError as exc:
+                    early.append(failed_outcome(mac, action, exc, started=started,
+                                                detail="looking up the MAC's device failed"))
+                    return
+            found[mac] = devices[0].uuid.lower() if devices else None
+
+        async with anyio.create_task_group() as tg:
+            for mac in macs:
+                tg.start_soon(look_up, mac)
+        resolved: dict[str, None] = {}
+        named_by: dict[str, str] = {}
+        for key in keys:
+            if not _is_mac(key):
+                resolved.setdefault(key, None)
+            elif key in found:
+                uuid = found[key]
+                if uuid is None:
+                    early.append(Outcome(device=key, action=action,
+                                         status=OutcomeStatus.INVALID, reason="not_found",
+                                         detail="no device has this Wi-Fi MAC address"))
+                else:
+                    resolved.setdefault(uuid, None)
+                    named_by.setdefault(uuid, key)
+        return list(resolved), named_by, early
 
     # -- bulk --------------------------------------------------------------------------------
 
-    async def stream_bulk(
+    def stream_bulk(
         self,
         action: str | BulkAction,
         uuids: DeviceInput,
@@ -125,57 +179,63 @@ class Operations:
         concurrency: int | None = None,
         rate: float | None = None,
     ) -> AsyncGenerator[Outcome, None]:
-        """Send ``action`` to every uuid in as few bulk requests as both limits allow.
+        """Send ``action`` to every device in as few bulk requests as both limits allow.
 
-        The uuids (any iterable or async iterable) are validated and deduplicated before
-        anything is sent; chunks respect ``max_uuids`` (default: the client's
-        ``bulk_max_uuids``) and the request-line budget (default: the client's
-        ``max_request_line``), whichever binds first. ``form_body=True`` puts the uuids in a
-        form body (count limit only). Yields one outcome per uuid.
+        The devices (uuids, ``Device`` objects, or ``MacAddress``es, which are resolved to
+        uuids first) are validated and deduplicated before anything is sent; chunks respect
+        ``max_uuids`` (default: the client's ``bulk_max_uuids``) and the request budget
+        (default: the client's ``max_request_line``, less the headers), whichever binds
+        first. A chunk the server rejects as too long is split in halves and resent.
+        ``form_body=True`` puts the uuids in a form body (count limit only). Yields one
+        outcome per device.
         """
         act = BulkAction.parse(action)
-        job = self._settings(settings, rate)
-        if concurrency is not None:
-            job = _replace(job, concurrency=concurrency)
-        elif settings is None:
-            job = _replace(job, concurrency=4)
+        spec = action_spec(act)
+        job, workers, job_rate = _knobs(settings, concurrency, rate, _BULK_CONCURRENCY)
         limits = self._client.bulk_limits
+        for value, what in ((max_uuids, "max_uuids"), (max_request_line, "max_request_line")):
+            if value is not None:
+                check_positive(value, what, integer=True)
         count_limit = max_uuids or limits.max_uuids
         line_limit = max_request_line or limits.max_request_line
         if count_limit > limits.max_uuids or line_limit > limits.max_request_line:
-            limits_note = f"client limits are {limits!r}"
-            raise ValidationError(f"per-call limits may only tighten the client's: {limits_note}")
-        keys = await collect_ids(uuids, _uuid_key, what="device uuid")
-        transport = self._client.transport
-        handle = bulk_action_handler(transport, self._client.bulk, act, form_body=form_body)
-        base = transport.base_path
-
-        def units(todo: list[str]) -> list[list[str]]:
-            return list(
-                plan_chunks(
-                    todo,
-                    lambda chunk: requests.bulk_action(act, chunk, form_body=form_body),
-                    max_ids=count_limit,
-                    max_request_line=None if form_body else line_limit,
-                    base_path=base,
-                )
+            raise ValidationError(
+                f"per-call limits may only tighten the client's: client limits are {limits!r}"
             )
 
-        # Closed with this stream, in this task, so the job's workers stop with it.
-        async with aclosing(run_job(
-                action=act.value,
+        async def prepare() -> JobPlan[list[str]]:
+            keys = await collect_ids(uuids, _device_key, what="device")
+            keys, named_by, early = await self._resolve(keys, spec.name, always=True)
+            budget = self._client.request_budget(line_limit)
+
+            def units(todo: list[str]) -> list[list[str]]:
+                return list(
+                    plan_chunks(
+                        todo,
+                        lambda chunk: requests.bulk_action(act, chunk, form_body=form_body),
+                        max_ids=count_limit,
+                        max_request_line=None if form_body else budget,
+                        base_path=self._client.transport.base_path,
+                    )
+                )
+
+            return JobPlan(
+                action=spec.name,
+                identity={"action": spec.name, "reason": ""},
                 keys=keys,
                 make_units=units,
                 unit_keys=list,
-                handle=handle,
-                destructive=act.destructive,
-                settings=job,
-        )) as outcomes:
-            async for outcome in outcomes:
-                yield outcome
+                handle=bulk_action_handler(self._client.bulk, act, form_body=form_body,
+                                           named_by=named_by),
+                destructive=spec.destructive,
+                concurrency=workers,
+                rate=job_rate,
+                early=early,
+            )
 
+        return run_job(self._client.runs, prepare, job)
 
-    async def stream_send_message(
+    def stream_send_message(
         self,
         devices: DeviceInput,
         *,
@@ -185,54 +245,63 @@ class Operations:
         settings: JobSettings | None = None,
         form_body: bool = False,
         concurrency: int | None = None,
+        rate: float | None = None,
     ) -> AsyncGenerator[Outcome, None]:
-        """Send a message to any number of devices (all uuids, or all MACs), chunked."""
+        """Send a message to any number of devices (all uuids, or all MACs), chunked.
+
+        ``form_body=True`` puts the devices in a form body, so chunks are bounded by count
+        only (the query keeps the message).
+        """
         kind = MessageMode.parse(mode)
         validate_text(message, what="message")
-        if subject is not None and kind is not MessageMode.EMAIL:
-            raise ValidationError("subject is valid only with mode=email")
-        job = settings or JobSettings(concurrency=4)
-        if concurrency is not None:
-            job = _replace(job, concurrency=concurrency)
-        keys = await collect_ids(devices, _device_key, what="device")
-        by_mac = bool(keys) and "-" not in keys[0]
-        if any(("-" not in k) != by_mac for k in keys):
-            raise ValidationError("send_message takes all uuids or all MAC addresses, not a mix")
-        limits = self._client.bulk_limits
-        transport = self._client.transport
-        handle = send_message_handler(
-            transport, self._client.bulk, message=message, mode=kind, subject=subject,
-            by_mac=by_mac, form_body=form_body,
-        )
+        if subject is not None:
+            validate_text(subject, what="subject")
+            if kind is not MessageMode.EMAIL:
+                raise ValidationError("subject is valid only with mode=email")
+        job, workers, job_rate = _knobs(settings, concurrency, rate, _BULK_CONCURRENCY)
+        spec = ACTIONS["message"]
 
-        def units(todo: list[str]) -> list[list[str]]:
-            return list(
-                plan_chunks(
-                    todo,
-                    lambda chunk: requests.send_message(
-                        chunk, message=message, mode=kind, subject=subject, by_mac=by_mac,
-                        form_body=form_body,
-                    ),
-                    max_ids=limits.max_uuids,
-                    max_request_line=limits.max_request_line,
-                    base_path=transport.base_path,
+        async def prepare() -> JobPlan[list[str]]:
+            keys = await collect_ids(devices, _device_key, what="device")
+            by_mac = bool(keys) and _is_mac(keys[0])
+            if any(_is_mac(k) != by_mac for k in keys):
+                raise ValidationError(
+                    "send_message takes all uuids or all MAC addresses, not a mix"
                 )
-            )
+            limits = self._client.bulk_limits
+            budget = self._client.request_budget(limits.max_request_line)
 
-        # Closed with this stream, in this task, so the job's workers stop with it.
-        async with aclosing(run_job(
-                action="MESSAGE",
+            def units(todo: list[str]) -> list[list[str]]:
+                return list(
+                    plan_chunks(
+                        todo,
+                        lambda chunk: requests.send_message(
+                            chunk, message=message, mode=kind, subject=subject, by_mac=by_mac,
+                            form_body=form_body,
+                        ),
+                        max_ids=limits.max_uuids,
+                        max_request_line=None if form_body else budget,
+                        base_path=self._client.transport.base_path,
+                    )
+                )
+
+            return JobPlan(
+                action=spec.name,
+                identity={"action": spec.name, "message": message, "mode": kind.value,
+                          "subject": subject or ""},
                 keys=keys,
                 make_units=units,
                 unit_keys=list,
-                handle=handle,
-                destructive=False,
-                settings=job,
-                job_params={"message": message, "mode": kind.value, "subject": subject or ""},
-        )) as outcomes:
-            async for outcome in outcomes:
-                yield outcome
+                handle=send_message_handler(
+                    self._client.bulk, message=message, mode=kind, subject=subject,
+                    by_mac=by_mac, form_body=form_body,
+                ),
+                destructive=spec.destructive,
+                concurrency=workers,
+                rate=job_rate,
+            )
 
+        return run_job(self._client.runs, prepare, job)
 
     # -- per-device fan-out ----------------------------------------------------------------------
 
@@ -247,21 +316,21 @@ class Operations:
         rate: float | None = None,
     ) -> AsyncGenerator[Outcome, None]:
         """Run a per-device action (lock, unlock, wipe, retire, wakeup, locate) on each
-        device, at most ``concurrency`` requests in flight, optionally ``rate`` per second
-        (shared by everything the client sends). Outcomes come in completion order."""
-        name = check_fan_out_action(action, reason)
-        return self.stream_each(
-            name,
+        device, at most ``concurrency`` requests in flight, at most ``rate`` per second for
+        this job (on top of the client's own limit). Outcomes come in completion order."""
+        spec = check_fan_out_action(action, reason)
+        return self._each(
+            spec.name,
             devices,
-            device_call(self._client.devices, name, reason),
-            destructive=name in DESTRUCTIVE_ACTIONS,
-            job_params={"reason": reason or ""},
+            device_call(self._client.devices, spec.name, reason),
+            destructive=spec.destructive,
+            params={"reason": reason or ""},
             settings=settings,
             concurrency=concurrency,
             rate=rate,
         )
 
-    async def stream_each(
+    def stream_each(
         self,
         action: str,
         devices: DeviceInput,
@@ -277,62 +346,98 @@ class Operations:
         in outcomes and the journal, with the fan-out's cap, rate limit, retries, journal
         and cancellation: for per-device calls the fan-out has no name for (roaming,
         re-push). ``destructive`` calls are journalled pending before they are sent;
-        ``job_params`` (the call's arguments) make a journal refuse another job's calls."""
-        job = self._settings(settings, rate)
-        if concurrency is not None:
-            job = _replace(job, concurrency=concurrency)
-        keys = await collect_ids(devices, _device_key, what="device")
-        handler = call_handler(action, lambda key: call(_mac_or_uuid(key)))
-        # Closed with this stream, in this task, so the job's workers stop with it.
-        async with aclosing(run_job(
-                action=action,
+        ``job_params`` (the call's arguments) make a journal refuse another job's calls. A
+        call that raises something other than an :class:`~epmm_async.errors.EpmmError`
+        leaves its device UNKNOWN (it may have sent its request); the others go on."""
+        return self._each(
+            action,
+            devices,
+            call,
+            destructive=destructive,
+            params=job_params or {},
+            settings=settings,
+            concurrency=concurrency,
+            rate=rate,
+        )
+
+    def _each(
+        self,
+        action: str,
+        devices: DeviceInput,
+        call: Callable[[str | MacAddress], Awaitable[DeviceResult]],
+        *,
+        destructive: bool,
+        params: dict[str, str],
+        settings: JobSettings | None,
+        concurrency: int | None,
+        rate: float | None,
+    ) -> AsyncGenerator[Outcome, None]:
+        job, workers, job_rate = _knobs(settings, concurrency, rate, _FAN_OUT_CONCURRENCY)
+        name = action_spec(action).name if action.lower() in ACTIONS else action
+
+        async def prepare() -> JobPlan[str]:
+            keys = await collect_ids(devices, _device_key, what="device")
+            # With a journal, a destructive job names devices by uuid only: a resume that
+            # names a device by its other name must still find it.
+            always = destructive and job.journal is not None
+            keys, named_by, early = await self._resolve(keys, name, always=always)
+            return JobPlan(
+                action=name,
+                identity={"action": name, **params},
                 keys=keys,
                 make_units=lambda todo: todo,
                 unit_keys=lambda key: [key],
-                handle=handler,
+                handle=call_handler(name, lambda key: call(_target(key)), named_by=named_by),
                 destructive=destructive,
-                settings=job,
-                job_params=job_params,
-        )) as outcomes:
-            async for outcome in outcomes:
-                yield outcome
+                concurrency=workers,
+                rate=job_rate,
+                early=early,
+            )
+
+        return run_job(self._client.runs, prepare, job)
 
     # -- locate-now ------------------------------------------------------------------------------
 
-    async def stream_locate_now(
+    def stream_locate_now(
         self,
         devices: DeviceInput,
         *,
         deadline: float = 90.0,
         interval: float = 5.0,
         jitter: float = 0.2,
-        concurrency: int = 16,
+        concurrency: int | None = None,
+        rate: float | None = None,
         settings: JobSettings | None = None,
     ) -> AsyncGenerator[Outcome, None]:
         """Ask each device for a fresh fix, then poll until it arrives (FRESH), the device
         is known to ignore the request (UNSUPPORTED, iOS: answered at once), or ``deadline``
         seconds pass (STALE: the last known location). All requests share ``concurrency``
-        slots; waiting does not hold one."""
+        slots (default 16); waiting does not hold one. A stop or cancel ends every wait at
+        once: devices still waiting are CANCELLED, with their last known location."""
         waiter = Waiter(interval=interval, deadline=deadline, jitter=jitter)
-        limiter = anyio.CapacityLimiter(concurrency)
-        keys = await collect_ids(devices, _device_key, what="device")
-        job = _replace(settings or JobSettings(), concurrency=max(1, min(len(keys), _MAX_WAITING)))
-        handler = locate_now_handler(self._client.devices, waiter, limiter)
+        job, cap, job_rate = _knobs(settings, concurrency, rate, _FAN_OUT_CONCURRENCY)
+        spec = ACTIONS["locate_now"]
 
-
-        # Closed with this stream, in this task, so the job's workers stop with it.
-        async with aclosing(run_job(
-                action="locate_now",
+        async def prepare() -> JobPlan[str]:
+            keys = await collect_ids(devices, _device_key, what="device")
+            keys, named_by, early = await self._resolve(keys, spec.name, always=False)
+            limiter = anyio.CapacityLimiter(cap)
+            return JobPlan(
+                action=spec.name,
+                identity={"action": spec.name},
                 keys=keys,
                 make_units=lambda todo: todo,
                 unit_keys=lambda key: [key],
-                handle=handler,
+                handle=locate_now_handler(self._client.devices, waiter, limiter,
+                                          named_by=named_by),
                 destructive=False,
-                settings=job,
-        )) as outcomes:
-            async for outcome in outcomes:
-                yield outcome
+                # Waiting does not hold a request slot: every device may wait at once.
+                concurrency=max(1, min(len(keys), _MAX_WAITING)),
+                rate=job_rate,
+                early=early,
+            )
 
+        return run_job(self._client.runs, prepare, job)
 
     bulk = _reducer(stream_bulk, ":meth:`stream_bulk` reduced to a :class:`BulkReport`.")
     send_message = _reducer(
@@ -343,8 +448,3 @@ class Operations:
     locate_now = _reducer(
         stream_locate_now, ":meth:`stream_locate_now` reduced to a :class:`BulkReport`."
     )
-
-
-def _replace(settings: JobSettings, *, concurrency: int) -> JobSettings:
-    return dataclasses.replace(settings, concurrency=concurrency)
-

@@ -8,13 +8,13 @@ from collections.abc import Awaitable, Callable, Sequence
 import structlog
 
 from ..api.bulk import BulkApi
-from ..core import decode, requests
-from ..core.requests import ApiRequest
+from ..core.actions import action_spec
 from ..enums import BulkAction, MessageMode
-from ..errors import EpmmError
-from ..transport import Response, Transport, last_attempts
+from ..errors import EpmmError, RequestTooLargeError
+from ..models import BulkResult, MessageResult
+from ..validation import MacAddress
 from .engine import UnitResult
-from .outcomes import Outcome, OutcomeStatus, classify_error, error_fields
+from .outcomes import Outcome, OutcomeStatus, failed_outcome
 
 __all__ = ["bulk_action_handler", "send_message_handler"]
 
@@ -26,6 +26,7 @@ def _log_chunk(
     chunk: Sequence[str],
     started: float,
     *,
+    attempts: int,
     error: EpmmError | None = None,
     invalid: int = 0,
 ) -> None:
@@ -33,99 +34,128 @@ def _log_chunk(
         "bulk.chunk",
         action=action,
         devices=len(chunk),
-        attempts=last_attempts(),
+        attempts=attempts,
         elapsed_ms=round((time.monotonic() - started) * 1000, 1),
         invalid=invalid,
         error=type(error).__name__ if error else None,
     )
 
 
-def _failed_outcomes(
-    chunk: Sequence[str], action: str, error: EpmmError, started: float
-) -> UnitResult:
-    status = classify_error(error)
-    fields = error_fields(error)
-    elapsed = time.monotonic() - started
-    attempts = last_attempts()
+class _Splitter:
+    """Sends a chunk; a chunk the front end rejects as too long is split in halves and resent.
+
+    Such a rejection (414, 431, a 400 saying the request is too large) comes before the
+    application sees the request, so no device in it was acted on: resending the halves is
+    safe even for wipe and retire. The largest size that was refused is remembered, so later
+    chunks are cut below it before they are sent.
+    """
+
+    def __init__(
+        self, action: str, send: Callable[[list[str]], Awaitable[UnitResult]]
+    ) -> None:
+        self.action = action
+        self.send = send
+        self.refused_at: int | None = None
+
+    async def __call__(self, chunk: list[str]) -> UnitResult:
+        limit = self.refused_at
+        if limit is not None and len(chunk) >= limit:
+            return await self._halves(chunk)
+        started = time.monotonic()
+        result = await self.send(chunk)
+        if not isinstance(result.error, RequestTooLargeError) or len(chunk) < 2:
+            if self.refused_at is not None and result.error is None:
+                log.info("bulk.fit", action=self.action, devices=len(chunk))
+            return result
+        if self.refused_at is None or len(chunk) < self.refused_at:
+            self.refused_at = len(chunk)
+        log.info("bulk.split", action=self.action, devices=len(chunk),
+                 status=result.error.status,
+                 elapsed_ms=round((time.monotonic() - started) * 1000, 1))
+        halves = await self._halves(chunk)
+        halves.requests += result.requests
+        return halves
+
+    async def _halves(self, chunk: list[str]) -> UnitResult:
+        middle = len(chunk) // 2
+        left = await self(chunk[:middle])
+        right = await self(chunk[middle:])
+        return UnitResult(
+            left.outcomes + right.outcomes,
+            error=right.error or left.error,
+            requests=left.requests + right.requests,
+        )
+
+
+def _failed(chunk: Sequence[str], action: str, error: EpmmError, started: float,
+            named_by: dict[str, str]) -> UnitResult:
     return UnitResult(
-        [
-            Outcome(
-                device=d,
-                action=action,
-                status=status,
-                attempts=attempts,
-                elapsed=elapsed,
-                **fields,  # type: ignore[arg-type]
-            )
-            for d in chunk
-        ],
+        [failed_outcome(d, action, error, started=started, mac=named_by.get(d)) for d in chunk],
         error=error,
     )
 
 
-async def _send(transport: Transport, bulk: BulkApi, req: ApiRequest) -> Response | None:
-    bulk.check(req)
-    resp = await transport.send(req)
-    return None if resp.no_data is not None else resp
-
-
 def bulk_action_handler(
-    transport: Transport, bulk: BulkApi, action: BulkAction, *, form_body: bool
+    bulk: BulkApi, action: BulkAction, *, form_body: bool, named_by: dict[str, str]
 ) -> Callable[[list[str]], Awaitable[UnitResult]]:
-    """A unit handler that sends one bulk request for a chunk and maps it per uuid."""
+    """A unit handler that sends one bulk request for a chunk and maps it per uuid.
 
-    async def handle(chunk: list[str]) -> UnitResult:
+    The server's refusals are the same outcome as in per-device mode: a device in
+    ``invalidDevices`` is INVALID, and so is an UNLOCK device listed in ``failedDevices``
+    or given passcode ``NA``.
+    """
+    name = action_spec(action).name
+
+    async def send(chunk: list[str]) -> UnitResult:
         started = time.monotonic()
-        req = requests.bulk_action(action, chunk, form_body=form_body)
         try:
-            answer = await _send(transport, bulk, req)
-            result = decode.decode_bulk(answer.body, answer.format) if answer else None
+            result = await bulk.action(action, chunk, form_body=form_body)
         except EpmmError as exc:
-            _log_chunk(action.value, chunk, started, error=exc)
-            return _failed_outcomes(chunk, action.value, exc, started)
-        elapsed = time.monotonic() - started
-        attempts = last_attempts()
-        _log_chunk(action.value, chunk, started,
-                   invalid=len(result.invalid_devices) if result else len(chunk))
-        if result is None:
-            # A 404 "no data" for a bulk request: none of the devices exist.
-            return UnitResult(
-                [
-                    Outcome(device=d, action=action.value, status=OutcomeStatus.INVALID,
-                            attempts=attempts, elapsed=elapsed, detail="server: no such devices")
-                    for d in chunk
-                ]
-            )
-        invalid = {u.strip().lower() for u in result.invalid_devices}
-        passcodes = {(p.uuid or "").strip().lower(): p.value for p in result.passcodes}
-        failed_text = " ".join(result.failed_devices).lower()
-        message = "; ".join(result.messages) or None
-        outcomes = []
-        for device in chunk:
-            if result.invalid_action:
-                outcomes.append(Outcome(device=device, action=action.value,
-                                        status=OutcomeStatus.FAILED, attempts=attempts,
-                                        elapsed=elapsed, error="server: Invalid action"))
-            elif device in invalid:
-                outcomes.append(Outcome(device=device, action=action.value,
-                                        status=OutcomeStatus.INVALID, attempts=attempts,
-                                        elapsed=elapsed, detail="listed in invalidDevices"))
-            elif failed_text and device in failed_text:
-                outcomes.append(Outcome(device=device, action=action.value,
-                                        status=OutcomeStatus.FAILED, attempts=attempts,
-                                        elapsed=elapsed, error="listed in failedDevices"))
-            else:
-                outcomes.append(Outcome(device=device, action=action.value,
-                                        status=OutcomeStatus.SUCCEEDED, attempts=attempts,
-                                        elapsed=elapsed, passcode=passcodes.get(device),
-                                        detail=message))
-        return UnitResult(outcomes)
+            _log_chunk(name, chunk, started, attempts=exc.attempts, error=exc)
+            return _failed(chunk, name, exc, started, named_by)
+        _log_chunk(name, chunk, started, attempts=result.attempts,
+                   invalid=len(result.invalid_devices))
+        return UnitResult(_per_device(name, chunk, result, started, named_by))
 
-    return handle
+    return _Splitter(name, send)
+
+
+def _per_device(
+    action: str, chunk: list[str], result: BulkResult, started: float,
+    named_by: dict[str, str],
+) -> list[Outcome]:
+    elapsed = time.monotonic() - started
+    invalid = {u.strip().lower() for u in result.invalid_devices}
+    passcodes = {(p.uuid or "").strip().lower(): p.value for p in result.passcodes}
+    failed_text = " ".join(result.failed_devices).lower()
+    message = "; ".join(result.messages) or None
+    outcomes = []
+    for device in chunk:
+        status, reason = OutcomeStatus.SUCCEEDED, None
+        error = detail = None
+        passcode = passcodes.get(device)
+        if result.invalid_action:
+            status, reason, error = OutcomeStatus.FAILED, "invalid_action", "server: Invalid action"
+        elif device in invalid:
+            status, reason, detail = OutcomeStatus.INVALID, "invalid_device", (
+                "listed in invalidDevices")
+        elif failed_text and device in failed_text:
+            status, reason, detail = OutcomeStatus.INVALID, "unlock_failed", (
+                "listed in failedDevices")
+        elif action == "unlock" and (passcode or "").strip().upper() == "NA":
+            status, reason, detail = OutcomeStatus.INVALID, "unlock_not_possible", (
+                "passcode NA: unlock not possible")
+        else:
+            detail = message
+        outcomes.append(Outcome(
+            device=device, action=action, status=status, reason=reason, attempts=result.attempts,
+            elapsed=elapsed, passcode=passcode, error=error, detail=detail,
+            mac=named_by.get(device),
+        ))
+    return outcomes
 
 
 def send_message_handler(
-    transport: Transport,
     bulk: BulkApi,
     *,
     message: str,
@@ -135,38 +165,35 @@ def send_message_handler(
     form_body: bool,
 ) -> Callable[[list[str]], Awaitable[UnitResult]]:
     """A unit handler that sends one send-message request for a chunk."""
-    action = "MESSAGE"
+    action = "message"
 
-    async def handle(chunk: list[str]) -> UnitResult:
+    async def send(chunk: list[str]) -> UnitResult:
         started = time.monotonic()
-        req = requests.send_message(chunk, message=message, mode=mode, subject=subject,
-                                    by_mac=by_mac, form_body=form_body)
+        targets = [MacAddress(k) for k in chunk] if by_mac else chunk
         try:
-            answer = await _send(transport, bulk, req)
-            result = decode.decode_message_result(answer.body, answer.format) if answer else None
+            result: MessageResult = await bulk.send_message(
+                targets, message=message, mode=mode, subject=subject, form_body=form_body
+            )
         except EpmmError as exc:
-            _log_chunk(action, chunk, started, error=exc)
-            return _failed_outcomes(chunk, action, exc, started)
-        _log_chunk(action, chunk, started,
-                   invalid=len(result.invalid_devices) if result else len(chunk))
+            _log_chunk(action, chunk, started, attempts=exc.attempts, error=exc)
+            return _failed(chunk, action, exc, started, {})
+        _log_chunk(action, chunk, started, attempts=result.attempts,
+                   invalid=len(result.invalid_devices))
         elapsed = time.monotonic() - started
-        attempts = last_attempts()
-        invalid = (
-            {u.strip().upper() if by_mac else u.strip().lower() for u in result.invalid_devices}
-            if result
-            else set(chunk)
-        )
+        invalid = {u.strip().upper() if by_mac else u.strip().lower()
+                   for u in result.invalid_devices}
         return UnitResult(
             [
                 Outcome(
                     device=d,
                     action=action,
                     status=OutcomeStatus.INVALID if d in invalid else OutcomeStatus.SUCCEEDED,
-                    attempts=attempts,
+                    reason="invalid_device" if d in invalid else None,
+                    attempts=result.attempts,
                     elapsed=elapsed,
                 )
                 for d in chunk
             ]
         )
 
-    return handle
+    return _Splitter(action, send)

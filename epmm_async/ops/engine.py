@@ -1,14 +1,27 @@
 """The machinery every operation shares: a job's devices, journal, workers and stream.
 
 A job is a list of *units* (one device for fan-out and locate, one chunk for bulk) run by
-``concurrency`` workers. Each unit's request runs shielded from cancellation, so a request
-already on the wire finishes (or times out) and its outcome is recorded; only new requests
-stop. Outcomes are handed to the consumer through an unbuffered memory stream, so a slow
-consumer slows the workers instead of growing a buffer.
+``concurrency`` workers. The workers run in a task of their own (a *run*), owned by the
+client, and hand their outcomes to the consumer through an unbuffered memory stream. The
+consumer's generator never yields from inside the workers' task group or any cancel scope
+(PEP 789), so:
+
+* closing or abandoning the stream (``break`` with or without ``aclosing``) never cancels
+  the consumer's task: the run is told to halt and is awaited;
+* a worker's unexpected error reaches the consumer as itself, after the outcomes before it;
+* cancelling the consumer halts the run the same way.
+
+Halting (a ``stop`` event, a cancel, an abort, a closed stream) is cooperative: no new
+request leaves after it, and every wait between attempts (backoff, ``Retry-After``, rate
+limits, locate-now polls) ends at once (:mod:`epmm_async.pacing`); an attempt already on the
+wire finishes or times out and its outcome is journalled. Units never sent are CANCELLED (or
+SKIPPED after an abort). Nothing is shielded but the wait for attempts on the wire.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from collections import Counter
 from collections.abc import (
@@ -16,19 +29,19 @@ from collections.abc import (
     AsyncIterable,
     Awaitable,
     Callable,
+    Coroutine,
     Iterable,
-    Sequence,
 )
-from contextlib import aclosing
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import anyio
 import structlog
 from anyio.streams.memory import MemoryObjectSendStream
 from msgspec.structs import replace
 
-from ..errors import EpmmError, ValidationError
+from ..errors import EpmmError, JournalError, ValidationError
+from ..pacing import Halt, JobScope, RateLimiter, job_scope
 from .journal import Journal, resume_decision
 from .outcomes import (
     Outcome,
@@ -39,37 +52,57 @@ from .outcomes import (
     is_outage,
 )
 
-__all__ = ["JobSettings", "UnitResult", "collect_ids", "run_job"]
+__all__ = [
+    "JobPlan",
+    "JobSettings",
+    "Runs",
+    "UnitResult",
+    "check_positive",
+    "collect_ids",
+    "run_job",
+]
 
 log = structlog.get_logger("epmm_async.ops")
 
 U = TypeVar("U")
 
 
+def check_positive(value: object, what: str, *, integer: bool) -> None:
+    """Raise a ValidationError unless ``value`` is a positive number (an integer if asked)."""
+    number = isinstance(value, int) if integer else isinstance(value, int | float)
+    if isinstance(value, bool) or not number or not value > 0:  # type: ignore[operator]
+        kind = "integer" if integer else "number"
+        raise ValidationError(f"{what} must be a positive {kind}, not {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class JobSettings:
-    """What every operation accepts besides its devices."""
+    """What every operation accepts besides its devices.
 
-    concurrency: int = 16
-    journal: str | None = None
-    """Path of a SQLite journal that makes the job resumable."""
-    job_name: str | None = None
-    """The job's name in the journal (defaults to the action, plus the reason if any)."""
+    ``concurrency`` and ``rate`` left at None take the operation's default (bulk: 4 requests
+    in flight; fan-out: 16); the operation's own ``concurrency=``/``rate=`` arguments win.
+    """
+
+    concurrency: int | None = None
+    """Requests in flight at most."""
+    rate: float | None = None
+    """Requests per second for this job only, on top of the client's own limit."""
+    journal: str | os.PathLike[str] | None = None
+    """Path of the journal that makes the job resumable; it holds this one job."""
     resend_unknown: bool = False
     """Resend destructive actions whose outcome an earlier run left unknown."""
     progress: ProgressCallback | None = None
     stop: anyio.Event | None = None
-    """Set it to stop gracefully: no new requests, the rest reported CANCELLED."""
+    """Set it to stop: no new requests, waits end at once, the rest reported CANCELLED."""
     max_consecutive_outages: int = 10
     """Abort when this many units in a row fail with the server unreachable or down."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.concurrency, int) or self.concurrency < 1:
-            raise ValidationError(
-                f"concurrency must be a positive integer, not {self.concurrency!r}"
-            )
-        if self.max_consecutive_outages < 1:
-            raise ValidationError("max_consecutive_outages must be at least 1")
+        if self.concurrency is not None:
+            check_positive(self.concurrency, "concurrency", integer=True)
+        if self.rate is not None:
+            check_positive(self.rate, "rate", integer=False)
+        check_positive(self.max_consecutive_outages, "max_consecutive_outages", integer=True)
 
 
 @dataclass(slots=True)
@@ -79,6 +112,26 @@ class UnitResult:
     outcomes: list[Outcome]
     error: EpmmError | None = None
     requests: int = 1
+
+
+@dataclass(slots=True)
+class JobPlan(Generic[U]):
+    """A job ready to run: what it is, its devices, and how a unit is made and handled."""
+
+    action: str
+    """The registry's name of the action (``wipe``), in outcomes and the journal."""
+    identity: dict[str, str]
+    """The journal's identity of the job: the action and its parameters."""
+    keys: list[str]
+    """The devices, deduplicated, in order."""
+    make_units: Callable[[list[str]], list[U]]
+    unit_keys: Callable[[U], list[str]]
+    handle: Callable[[U], Awaitable[UnitResult]]
+    destructive: bool
+    concurrency: int
+    rate: float | None = None
+    early: list[Outcome] = field(default_factory=list)
+    """Outcomes decided before the job runs (a MAC that names no device)."""
 
 
 async def collect_ids(
@@ -115,7 +168,53 @@ async def collect_ids(
     return list(seen)
 
 
+class Runs:
+    """The job runs a client owns: halted and awaited when the client closes."""
+
+    def __init__(self) -> None:
+        """No runs yet."""
+        self._live: dict[asyncio.Task[None], Callable[[str], None]] = {}
+
+    def spawn(
+        self, body: Coroutine[Any, Any, None], abandon: Callable[[str], None]
+    ) -> asyncio.Task[None]:
+        """Start a run's task; ``abandon(reason)`` halts it and releases its hand-overs."""
+        task = asyncio.get_running_loop().create_task(body)
+        self._live[task] = abandon
+        task.add_done_callback(lambda t: self._live.pop(t, None))
+        return task
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    async def close(self) -> None:
+        """Halt every live run and wait for its attempts on the wire to end."""
+        for task, abandon in list(self._live.items()):
+            abandon("the client was closed")
+            await wait_for_run(task)
+
+
+async def wait_for_run(task: asyncio.Task[None]) -> None:
+    """Wait for a run to end, even while the waiter is being cancelled.
+
+    This is the one shielded wait: what is left of a halted run is attempts on the wire,
+    which must finish (or time out) and be journalled. A cancellation received meanwhile is
+    re-raised once the run has ended.
+    """
+    cancelled: BaseException | None = None
+    while not task.done():
+        try:
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait({task})
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
+
+
 class _Tracker:
+    """Counts outcomes and requests, decides aborts, emits progress."""
+
     def __init__(self, action: str, total: int, settings: JobSettings) -> None:
         self.action = action
         self.total = total
@@ -173,38 +272,168 @@ class _Tracker:
         )
 
 
-async def run_job(
-    *,
-    action: str,
-    keys: Sequence[str],
-    make_units: Callable[[list[str]], list[U]],
-    unit_keys: Callable[[U], list[str]],
-    handle: Callable[[U], Awaitable[UnitResult]],
-    destructive: bool,
-    settings: JobSettings,
-    job_params: dict[str, str] | None = None,
-) -> AsyncGenerator[Outcome, None]:
-    """Run a job and yield one outcome per key, journal outcomes first.
+class _Run(Generic[U]):
+    """The workers of one job, in a task of their own."""
 
-    Use it (and every ``stream_*`` operation) under ``contextlib.aclosing`` when you may
-    stop iterating early.
+    def __init__(
+        self,
+        plan: JobPlan[U],
+        units: list[U],
+        settings: JobSettings,
+        tracker: _Tracker,
+        journal: Journal | None,
+    ) -> None:
+        self.plan = plan
+        self.units = units
+        self.settings = settings
+        self.tracker = tracker
+        self.journal = journal
+        self.halt = Halt()
+        limiter = RateLimiter(plan.rate) if plan.rate is not None else None
+        self.scope = JobScope(self.halt, limiter)
+        self.send, self.receive = anyio.create_memory_object_stream[list[Outcome]](
+            max_buffer_size=0
+        )
+        self.error: BaseException | None = None
+        self._position = 0
+        self._journal_broken = False
+
+    def abandon(self, reason: str) -> None:
+        """The consumer is gone: halt, and let blocked hand-overs fail at once."""
+        self.halt.set(reason)
+        self.receive.close()
+
+    def fail(self, error: BaseException) -> None:
+        """Keep the first unexpected error for the consumer and halt the job."""
+        if self.error is None:
+            self.error = error
+        self.halt.set(f"job failed: {error}")
+
+    async def run(self) -> None:
+        try:
+            async with anyio.create_task_group() as outer:
+                if self.settings.stop is not None:
+                    outer.start_soon(self._watch_stop, self.settings.stop)
+                async with self.send, anyio.create_task_group() as workers:
+                    for _ in range(min(self.plan.concurrency, len(self.units))):
+                        workers.start_soon(self._worker, self.send.clone())
+                outer.cancel_scope.cancel()  # only the stop watcher is left
+        except Exception as exc:  # a bug in a worker: reported to the consumer as itself
+            self.fail(exc)
+
+    async def _watch_stop(self, stop: anyio.Event) -> None:
+        await stop.wait()
+        self.halt.set("stopped")
+
+    def _take(self) -> list[U]:
+        """The next unit, or, once halted, every unit left (they are settled together)."""
+        if self._position >= len(self.units):
+            return []
+        if self.halt.is_set() or self.tracker.aborted is not None:
+            rest, self._position = self.units[self._position :], len(self.units)
+            return rest
+        self._position += 1
+        return [self.units[self._position - 1]]
+
+    async def _worker(self, out: MemoryObjectSendStream[list[Outcome]]) -> None:
+        async with out:
+            while batch := self._take():
+                if len(batch) == 1 and not self.halt.is_set():
+                    outcomes = await self._attempt(batch[0])
+                else:
+                    outcomes = [o for unit in batch for o in self._not_attempted(unit)]
+                await self._record(outcomes)
+                try:
+                    await out.send(outcomes)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    self.halt.set("the consumer closed the stream")
+
+    def _not_attempted(self, unit: U) -> list[Outcome]:
+        if self.tracker.aborted is not None:
+            status, why = OutcomeStatus.SKIPPED, self.tracker.aborted
+        else:
+            status = OutcomeStatus.CANCELLED
+            why = f"not sent: {self.halt.reason or 'the job was stopped'}"
+        action = self.plan.action
+        return [
+            Outcome(device=k, action=action, status=status, error=why, reason="not_sent")
+            for k in self.plan.unit_keys(unit)
+        ]
+
+    async def _attempt(self, unit: U) -> list[Outcome]:
+        keys = self.plan.unit_keys(unit)
+        if self.plan.destructive and self.journal is not None:
+            try:
+                await self.journal.mark_pending(keys)
+            except JournalError as exc:
+                self.fail(exc)
+                return self._not_attempted(unit)
+        started = time.monotonic()
+        with job_scope(self.scope):
+            try:
+                result = await self.plan.handle(unit)
+            except Exception as exc:
+                # Not an EpmmError: the caller's own call (stream_each) raised after it may
+                # have sent its request, e.g. its own timeout. That device's outcome is
+                # UNKNOWN; the other devices go on.
+                log.warning("job.unit_error", action=self.plan.action,
+                            error=type(exc).__name__, devices=len(keys))
+                result = UnitResult(
+                    [
+                        Outcome(
+                            device=k,
+                            action=self.plan.action,
+                            status=OutcomeStatus.UNKNOWN,
+                            reason="call_raised",
+                            elapsed=time.monotonic() - started,
+                            error=f"{type(exc).__name__}: {exc}",
+                            error_type=type(exc).__name__,
+                        )
+                        for k in keys
+                    ]
+                )
+        self.tracker.observe(result)
+        if self.tracker.aborted is not None:
+            self.halt.set(self.tracker.aborted)
+        return result.outcomes
+
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        if self.journal is None or self._journal_broken:
+            return
+        try:
+            await self.journal.record(outcomes)
+        except JournalError as exc:
+            self._journal_broken = True
+            self.fail(exc)
+
+
+def _with_action(outcome: Outcome, action: str) -> Outcome:
+    return outcome if outcome.action == action else replace(outcome, action=action)
+
+
+async def run_job(
+    runs: Runs,
+    prepare: Callable[[], Awaitable[JobPlan[U]]],
+    settings: JobSettings,
+) -> AsyncGenerator[Outcome, None]:
+    """Prepare a job (validation, MAC resolution: nothing destructive), then run it and
+    yield one outcome per device, those carried over from the journal first.
+
+    Closing the generator early, or abandoning it, halts the job (see the module doc).
     """
-    journal = (
-        Journal(settings.journal, settings.job_name or action, action=action, params=job_params)
-        if settings.journal
-        else None
-    )
+    plan = await prepare()
+    journal = await Journal.open(settings.journal, plan.identity) if settings.journal else None
     try:
         carried: list[Outcome] = []
-        todo: list[str] = list(keys)
+        todo: list[str] = list(plan.keys)
         if journal is not None:
-            known = journal.load()
+            known = journal.entries
             todo = []
-            for key in keys:
+            for key in plan.keys:
                 entry = known.get(key)
                 decision = (
                     resume_decision(
-                        entry, destructive=destructive, resend_unknown=settings.resend_unknown
+                        entry, destructive=plan.destructive, resend_unknown=settings.resend_unknown
                     )
                     if entry is not None
                     else None
@@ -212,32 +441,39 @@ async def run_job(
                 if decision is None:
                     todo.append(key)
                 else:
-                    carried.append(_with_action(decision, action))
-        tracker = _Tracker(action, len(keys), settings)
+                    carried.append(_with_action(decision, plan.action))
+            if plan.early:
+                await journal.record(plan.early)
+        tracker = _Tracker(plan.action, len(plan.keys) + len(plan.early), settings)
         log.info(
             "job.start",
-            action=action,
-            devices=len(keys),
+            action=plan.action,
+            devices=tracker.total,
             from_journal=len(carried),
-            concurrency=settings.concurrency,
+            concurrency=plan.concurrency,
         )
-        for outcome in carried:
+        for outcome in [*plan.early, *carried]:
             tracker.count(outcome)
             yield outcome
-        units = make_units(todo)
-        # Closed with this generator, in this task: its workers never outlive the job.
-        async with aclosing(
-            _stream_units(action, units, unit_keys, handle, destructive, settings, tracker,
-                          journal)
-        ) as outcomes:
-            async for outcome in outcomes:
-                tracker.count(outcome)
-                yield outcome
+        units = plan.make_units(todo)
+        if units:
+            run = _Run(plan, units, settings, tracker, journal)
+            task = runs.spawn(run.run(), run.abandon)
+            try:
+                async for batch in run.receive:
+                    for outcome in batch:
+                        tracker.count(outcome)
+                        yield outcome
+            finally:
+                run.abandon("the consumer closed the stream")
+                await wait_for_run(task)
+            if run.error is not None:
+                raise run.error
         tracker.emit(final=True)
         log.info(
             "job.end",
-            action=action,
-            devices=len(keys),
+            action=plan.action,
+            devices=tracker.total,
             requests=tracker.requests,
             elapsed_s=round(time.monotonic() - tracker.started, 3),
             aborted=tracker.aborted,
@@ -245,86 +481,5 @@ async def run_job(
         )
     finally:
         if journal is not None:
-            journal.close()
-
-
-def _with_action(outcome: Outcome, action: str) -> Outcome:
-    return outcome if outcome.action == action else replace(outcome, action=action)
-
-
-async def _stream_units(
-    action: str,
-    units: list[U],
-    unit_keys: Callable[[U], list[str]],
-    handle: Callable[[U], Awaitable[UnitResult]],
-    destructive: bool,
-    settings: JobSettings,
-    tracker: _Tracker,
-    journal: Journal | None,
-) -> AsyncGenerator[Outcome, None]:
-    if not units:
-        return
-    workers = min(settings.concurrency, len(units))
-    # Unbuffered: a worker hands its outcomes over before taking the next unit, so a consumer
-    # that stops iterating without closing the stream leaves at most the units already on
-    # the wire to finish, not a buffer's worth more.
-    send, receive = anyio.create_memory_object_stream[list[Outcome]](max_buffer_size=0)
-    position = 0
-    finished: set[int] = set()
-
-    def not_attempted(unit: U) -> list[Outcome]:
-        if tracker.aborted is not None:
-            status, why = OutcomeStatus.SKIPPED, tracker.aborted
-        else:
-            status, why = OutcomeStatus.CANCELLED, "job cancelled before this device was sent"
-        return [Outcome(device=k, action=action, status=status, error=why) for k in unit_keys(unit)]
-
-    async def worker(out: MemoryObjectSendStream[list[Outcome]]) -> None:
-        nonlocal position
-        async with out:
-            while position < len(units):
-                index = position
-                position += 1
-                unit = units[index]
-                stopping = settings.stop is not None and settings.stop.is_set()
-                if tracker.aborted is not None or stopping:
-                    outcomes = not_attempted(unit)
-                    if journal is not None:
-                        journal.record(outcomes)
-                    finished.add(index)
-                else:
-                    with anyio.CancelScope(shield=True):
-                        # A request on the wire is allowed to finish; its outcome is recorded.
-                        if destructive and journal is not None:
-                            journal.mark_pending(unit_keys(unit))
-                        result = await handle(unit)
-                        tracker.observe(result)
-                        if journal is not None:
-                            journal.record(result.outcomes)
-                        finished.add(index)
-                    outcomes = result.outcomes
-                try:
-                    await out.send(outcomes)
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    return  # the consumer closed the stream; the outcome is journalled
-
-    try:
-        async with anyio.create_task_group() as tg, receive:
-            for _ in range(workers):
-                tg.start_soon(worker, send.clone())
-            send.close()
-            try:
-                async for batch in receive:
-                    for outcome in batch:
-                        yield outcome
-            except GeneratorExit:
-                # The consumer closed the stream: no new unit starts, the ones on the wire
-                # finish (shielded) and are journalled, and the generator ends normally.
-                tg.cancel_scope.cancel()
-    finally:
-        # Cancelled or abandoned: account for the units never attempted, in the journal.
-        if journal is not None:
-            leftover = [u for i, u in enumerate(units) if i not in finished]
-            if leftover:
-                journal.record([o for u in leftover for o in not_attempted(u)])
-
+            with anyio.CancelScope(shield=True):
+                await journal.close()

@@ -6,28 +6,25 @@ import time
 from collections.abc import Awaitable, Callable
 
 from ..api.devices import DevicesApi
+from ..core.actions import ACTIONS, ActionSpec
 from ..errors import EpmmError, ValidationError
 from ..models import ActionResult, LocateResult, RoamingResult
-from ..transport import last_attempts
-from ..validation import validate_reason
 from .engine import UnitResult
-from .outcomes import Outcome, OutcomeStatus, classify_error, error_fields
+from .outcomes import Outcome, OutcomeStatus, failed_outcome
 
 __all__ = [
-    "DESTRUCTIVE_ACTIONS",
     "FAN_OUT_ACTIONS",
     "DeviceResult",
     "call_handler",
+    "check_fan_out_action",
     "device_call",
 ]
 
 FAN_OUT_ACTIONS = ("lock", "unlock", "wipe", "retire", "wakeup", "locate")
-DESTRUCTIVE_ACTIONS = frozenset({"wipe", "retire"})
-_REASON_REQUIRED = frozenset({"lock", "unlock"})
 
 
-def check_fan_out_action(action: str, reason: str | None) -> str:
-    """Validate a fan-out action name and its reason rule; return the action lower-cased."""
+def check_fan_out_action(action: str, reason: str | None) -> ActionSpec:
+    """Validate a fan-out action name and its reason rule (from the action registry)."""
     name = str(action).strip().lower()
     if name == "wakeup_device":
         name = "wakeup"
@@ -35,12 +32,9 @@ def check_fan_out_action(action: str, reason: str | None) -> str:
         raise ValidationError(
             f"unknown per-device action {action!r}; expected one of: {', '.join(FAN_OUT_ACTIONS)}"
         )
-    if name in ("wakeup", "locate"):
-        if reason is not None:
-            raise ValidationError(f"{name} takes no reason")
-    else:
-        validate_reason(reason, required=name in _REASON_REQUIRED, action=name)
-    return name
+    spec = ACTIONS[name]
+    spec.check_reason(reason)
+    return spec
 
 
 DeviceResult = ActionResult | LocateResult | RoamingResult
@@ -65,28 +59,26 @@ def device_call(
 
 
 def call_handler(
-    action: str, call: Callable[[str], Awaitable[DeviceResult]]
+    action: str,
+    call: Callable[[str], Awaitable[DeviceResult]],
+    *,
+    named_by: dict[str, str] | None = None,
 ) -> Callable[[str], Awaitable[UnitResult]]:
-    """A unit handler that makes ``call`` for one device and maps its answer or error."""
+    """A unit handler that makes ``call`` for one device and maps its answer or error.
+
+    An unlock answered with passcode ``NA`` ("not MDM managed, unlock is not possible" or
+    "unlock failed", in the document) is INVALID, as the bulk answer's failed devices are.
+    """
+    macs = named_by or {}
 
     async def handle(device: str) -> UnitResult:
         started = time.monotonic()
         try:
             result = await call(device)
         except EpmmError as exc:
-            return UnitResult(
-                [
-                    Outcome(
-                        device=device,
-                        action=action,
-                        status=classify_error(exc),
-                        attempts=last_attempts(),
-                        elapsed=time.monotonic() - started,
-                        **error_fields(exc),  # type: ignore[arg-type]
-                    )
-                ],
-                error=exc,
-            )
+            outcome = failed_outcome(device, action, exc, started=started, per_device=True,
+                                     mac=macs.get(device))
+            return UnitResult([outcome], error=exc)
         passcode = None
         location = None
         if isinstance(result, ActionResult) and result.passcodes:
@@ -96,17 +88,20 @@ def call_handler(
         if isinstance(result, LocateResult):
             location = result.latest
         detail = "; ".join(result.messages) or None
+        not_possible = action == "unlock" and (passcode or "").strip().upper() == "NA"
         return UnitResult(
             [
                 Outcome(
                     device=device,
                     action=action,
-                    status=OutcomeStatus.SUCCEEDED,
-                    attempts=last_attempts(),
+                    status=OutcomeStatus.INVALID if not_possible else OutcomeStatus.SUCCEEDED,
+                    reason="unlock_not_possible" if not_possible else None,
+                    attempts=result.attempts,
                     elapsed=time.monotonic() - started,
                     passcode=passcode,
                     location=location,
                     detail=detail,
+                    mac=macs.get(device),
                 )
             ]
         )

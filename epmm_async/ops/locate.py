@@ -10,11 +10,10 @@ from collections.abc import Awaitable, Callable
 import anyio
 
 from ..api.devices import DevicesApi
-from ..errors import EpmmError
+from ..errors import EpmmError, JobInterrupted
 from ..models import LocateResult, Location
-from ..transport import last_attempts
 from .engine import UnitResult
-from .outcomes import Freshness, Outcome, OutcomeStatus, classify_error, error_fields
+from .outcomes import Freshness, Outcome, OutcomeStatus, failed_outcome
 from .waiter import Waiter, WaiterGaveUp
 
 __all__ = ["locate_now_handler"]
@@ -28,7 +27,11 @@ def _newest(result: LocateResult) -> _dt.datetime | None:
 
 
 def locate_now_handler(
-    devices: DevicesApi, waiter: Waiter, limiter: anyio.CapacityLimiter
+    devices: DevicesApi,
+    waiter: Waiter,
+    limiter: anyio.CapacityLimiter,
+    *,
+    named_by: dict[str, str] | None = None,
 ) -> Callable[[str], Awaitable[UnitResult]]:
     """A unit handler: one ``locatenow=true`` request, then plain locates until fresh.
 
@@ -36,27 +39,27 @@ def locate_now_handler(
     clock), so clock skew between client and server cannot fake a fresh fix. A device
     whose answer says ``locateNow`` false (iOS ignores the parameter) is answered at once
     with its last known location. Every request takes a slot of ``limiter``; waiting between
-    polls does not, so thousands of devices waiting do not hold the concurrency cap.
+    polls does not, so thousands of devices waiting do not hold the concurrency cap. A halt
+    ends the wait: the device is CANCELLED, with the last location seen.
     """
     rng = random.Random()
+    macs = named_by or {}
 
     async def handle(device: str) -> UnitResult:
         started = time.monotonic()
-        requests = 1
+        mac = macs.get(device)
         try:
             async with limiter:
                 first = await devices.locate(device, locate_now=True)
         except EpmmError as exc:
             return UnitResult(
-                [Outcome(device=device, action=ACTION, status=classify_error(exc),
-                         attempts=last_attempts(), elapsed=time.monotonic() - started,
-                         **error_fields(exc))],  # type: ignore[arg-type]
+                [failed_outcome(device, ACTION, exc, started=started, per_device=True, mac=mac)],
                 error=exc,
             )
         baseline = _newest(first)
         if first.locate_now is False:
             return UnitResult(
-                [_answer(device, first.latest, Freshness.UNSUPPORTED, started, 0,
+                [_answer(device, first.latest, Freshness.UNSUPPORTED, started, 0, mac,
                          "device ignores locate-now (iOS): last known location")]
             )
 
@@ -64,30 +67,39 @@ def locate_now_handler(
             newest = _newest(result)
             return newest is not None and (baseline is None or newest > baseline)
 
+        last = first
+
         async def poll() -> LocateResult:
+            nonlocal last
             async with limiter:
-                return await devices.locate(device)
+                last = await devices.locate(device)
+            return last
 
         try:
             result, polls = await waiter.wait(poll, fresh, rng=rng)
         except WaiterGaveUp as gave_up:
-            last = gave_up.last if isinstance(gave_up.last, LocateResult) else first
             return UnitResult(
-                [_answer(device, last.latest, Freshness.STALE, started, gave_up.polls,
+                [_answer(device, last.latest, Freshness.STALE, started, gave_up.polls, mac,
                          "no fresh fix before the deadline: last known location")],
-                requests=requests + gave_up.polls,
+                requests=1 + gave_up.polls,
+            )
+        except JobInterrupted as stopped:
+            return UnitResult(
+                [Outcome(device=device, action=ACTION, status=OutcomeStatus.CANCELLED,
+                         reason="interrupted", attempts=1 + stopped.attempts,
+                         elapsed=time.monotonic() - started, location=last.latest, mac=mac,
+                         detail="stopped while waiting for a fresh fix: last known location")],
+                requests=1 + stopped.attempts,
             )
         except EpmmError as exc:
             return UnitResult(
-                [Outcome(device=device, action=ACTION, status=classify_error(exc),
-                         attempts=last_attempts(), elapsed=time.monotonic() - started,
-                         location=first.latest,
-                         **error_fields(exc))],  # type: ignore[arg-type]
+                [failed_outcome(device, ACTION, exc, started=started, per_device=True,
+                                location=last.latest, mac=mac)],
                 error=exc,
             )
         return UnitResult(
-            [_answer(device, result.latest, Freshness.FRESH, started, polls, None)],
-            requests=requests + polls,
+            [_answer(device, result.latest, Freshness.FRESH, started, polls, mac, None)],
+            requests=1 + polls,
         )
 
     return handle
@@ -99,6 +111,7 @@ def _answer(
     freshness: Freshness,
     started: float,
     polls: int,
+    mac: str | None,
     detail: str | None,
 ) -> Outcome:
     return Outcome(
@@ -111,4 +124,5 @@ def _answer(
         freshness=freshness,
         polls=polls,
         detail=detail,
+        mac=mac,
     )

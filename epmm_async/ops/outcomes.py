@@ -9,16 +9,21 @@ from collections.abc import AsyncIterable, Callable
 
 import msgspec
 
+from ..core.attempts import may_have_applied
 from ..errors import (
     AuthenticationError,
+    BadRequestError,
     ConnectError,
     DeviceNotFound,
     EpmmError,
     ForbiddenError,
+    JobInterrupted,
+    RateLimitedError,
+    RedirectError,
+    RequestTooLargeError,
     ServerError,
     TransportError,
     ValidationError,
-    may_have_applied,
 )
 from ..models import Location
 
@@ -40,15 +45,20 @@ class OutcomeStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     """The server accepted the action for the device."""
     INVALID = "invalid"
-    """The server does not know the device (or rejected its id)."""
+    """The server refused the device for its identity or state (unknown or malformed id,
+    wiped, retired, unlock not possible): not applied, and sending again will not help.
+    ``reason`` says which. The same in bulk and per-device mode."""
     FAILED = "failed"
-    """The action was refused or certainly not applied; safe to try again."""
+    """Certainly not applied (refused for a reason that is not the device's, or never sent);
+    safe to send again."""
     UNKNOWN = "unknown"
-    """The request may or may not have been applied (timeout, dropped connection, 500)."""
+    """The request may or may not have been applied (timeout, dropped connection, 500, 502,
+    504): a destructive action is not resent unless the caller asks."""
     SKIPPED = "skipped"
     """Not attempted: the job was aborted (authentication failure, server down)."""
     CANCELLED = "cancelled"
-    """Not attempted: the job was cancelled."""
+    """Not done because the job was stopped or cancelled; nothing that may have been applied
+    was sent, so it is safe to run again."""
 
 
 class Freshness(enum.StrEnum):
@@ -85,6 +95,12 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     from_journal: bool = False
     """The outcome was recorded by an earlier run of the same job and not redone."""
     detail: str | None = None
+    reason: str | None = None
+    """Why, as a short code: for INVALID ``not_found``, ``invalid_device``, ``wiped``,
+    ``retired``, ``unlock_not_possible``, ``unlock_failed``, ``refused``; for the others the
+    kind of failure (``rate_limited``, ``redirected``, ``server_error``, ``timeout``...)."""
+    mac: str | None = None
+    """The Wi-Fi MAC the device was named by, when the job resolved it to this uuid."""
 
     @property
     def ok(self) -> bool:
@@ -120,6 +136,8 @@ class BulkReport(msgspec.Struct, kw_only=True):
     elapsed: float
     aborted: str | None = None
     """Why the job stopped early (authentication failure, server down), if it did."""
+    reasons: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
+    """Outcomes counted by status, then by ``reason`` ("" when an outcome has none)."""
 
     @property
     def total(self) -> int:
@@ -145,11 +163,13 @@ async def collect(stream: AsyncIterable[Outcome], action: str = "") -> BulkRepor
     started = time.monotonic()
     outcomes: list[Outcome] = []
     counts: Counter[str] = Counter()
+    reasons: dict[str, Counter[str]] = {}
     aborted: str | None = None
     async for outcome in stream:
         outcomes.append(outcome)
         action = action or outcome.action
         counts[outcome.status.value] += 1
+        reasons.setdefault(outcome.status.value, Counter())[outcome.reason or ""] += 1
         if outcome.status is OutcomeStatus.SKIPPED and aborted is None and not (
             outcome.from_journal
         ):
@@ -160,23 +180,65 @@ async def collect(stream: AsyncIterable[Outcome], action: str = "") -> BulkRepor
         counts=dict(counts),
         elapsed=time.monotonic() - started,
         aborted=aborted,
+        reasons={status: dict(by) for status, by in reasons.items()},
     )
 
 
-def classify_error(error: EpmmError) -> OutcomeStatus:
-    """The outcome status a failed request leaves a device in.
+def classify_error(
+    error: EpmmError, *, per_device: bool = False
+) -> tuple[OutcomeStatus, str | None]:
+    """The outcome status (and reason code) a failed request leaves its devices in.
 
-    * a 404 "no data" for the device, or a rejected id -> INVALID;
-    * it may have been applied (:func:`~epmm_async.errors.may_have_applied`: sent but
-      unanswered, a 500, an unreadable answer, or an earlier attempt that was one of
-      those) -> UNKNOWN;
-    * otherwise (not sent, 4xx, 429, 502/503/504) -> FAILED: certainly not applied.
+    * the server refused the device (404 "no data" for it, a rejected id, or, for a request
+      about one device, a 400 with the API's message: wiped, retired...) -> INVALID;
+    * stopped before the next attempt, with nothing sent that may have applied -> CANCELLED;
+    * it may have been applied (:func:`~epmm_async.core.attempts.may_have_applied`) -> UNKNOWN;
+    * otherwise -> FAILED: certainly not applied.
     """
-    if isinstance(error, DeviceNotFound | ValidationError):
-        return OutcomeStatus.INVALID
-    if may_have_applied(error):
-        return OutcomeStatus.UNKNOWN
-    return OutcomeStatus.FAILED
+    if isinstance(error, DeviceNotFound):
+        return OutcomeStatus.INVALID, "not_found"
+    if isinstance(error, ValidationError):
+        return OutcomeStatus.INVALID, "invalid_id"
+    if (
+        per_device
+        and isinstance(error, BadRequestError)
+        and not isinstance(error, RequestTooLargeError)
+        and error.messages
+        and not error.earlier_attempt_may_have_applied
+    ):
+        return OutcomeStatus.INVALID, refusal_reason(" ".join(error.messages))
+    applied = may_have_applied(error)
+    if isinstance(error, JobInterrupted):
+        return (OutcomeStatus.UNKNOWN if applied else OutcomeStatus.CANCELLED), "interrupted"
+    return (OutcomeStatus.UNKNOWN if applied else OutcomeStatus.FAILED), failure_reason(error)
+
+
+def refusal_reason(text: str) -> str:
+    """A reason code for the server's refusal of a device, from its message."""
+    lowered = text.lower()
+    for word in ("wiped", "retired"):
+        if word in lowered:
+            return word
+    if "not found" in lowered or "no device" in lowered:
+        return "not_found"
+    return "refused"
+
+
+def failure_reason(error: EpmmError) -> str:
+    """A short code for the kind of failure."""
+    for kind, code in (
+        (RedirectError, "redirected"),
+        (RequestTooLargeError, "request_too_large"),
+        (RateLimitedError, "rate_limited"),
+        (AuthenticationError, "unauthorized"),
+        (ForbiddenError, "forbidden"),
+        (ServerError, "server_error"),
+        (ConnectError, "connect_error"),
+        (TransportError, "transport_error"),
+    ):
+        if isinstance(error, kind):
+            return code
+    return type(error).__name__
 
 
 def is_fatal(error: EpmmError) -> bool:
@@ -191,10 +253,26 @@ def is_outage(error: EpmmError) -> bool:
     return isinstance(error, ServerError) and error.status in (502, 503, 504)
 
 
-def error_fields(error: EpmmError) -> dict[str, object]:
-    """``error``, ``error_type`` and ``http_status`` for an :class:`Outcome`."""
-    return {
-        "error": str(error),
-        "error_type": type(error).__name__,
-        "http_status": getattr(error, "status", None) or None,
-    }
+def failed_outcome(
+    device: str,
+    action: str,
+    error: EpmmError,
+    *,
+    started: float,
+    per_device: bool = False,
+    **extra: object,
+) -> Outcome:
+    """The outcome of ``device`` when its request ended in ``error``."""
+    status, reason = classify_error(error, per_device=per_device)
+    return Outcome(
+        device=device,
+        action=action,
+        status=status,
+        reason=reason,
+        attempts=error.attempts,
+        elapsed=time.monotonic() - started,
+        error=str(error),
+        error_type=type(error).__name__,
+        http_status=getattr(error, "status", None) or None,
+        **extra,  # type: ignore[arg-type]
+    )

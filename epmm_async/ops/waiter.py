@@ -10,7 +10,8 @@ from typing import Generic, TypeVar
 
 import anyio
 
-from ..errors import ValidationError, WaiterTimeout
+from ..errors import JobInterrupted, ValidationError, WaiterTimeout
+from ..pacing import current_scope
 
 __all__ = ["Waiter", "WaiterGaveUp"]
 
@@ -69,7 +70,8 @@ class Waiter:
         """Poll until ``done(value)``; return the value and the number of polls.
 
         Raises :class:`WaiterGaveUp` (a :class:`WaiterTimeout`) carrying the last value
-        when the deadline passes first.
+        when the deadline passes first. Inside a job, a halt ends the wait at once with
+        :class:`~epmm_async.errors.JobInterrupted` (no poll is made after it).
         """
         rng = rng or random.Random()
         start = time.monotonic()
@@ -84,7 +86,13 @@ class Waiter:
                     last,
                     polls,
                 )
-            await anyio.sleep(pause)
+            scope = current_scope()
+            if scope is None:
+                await anyio.sleep(pause)
+            elif not await scope.halt.sleep(pause):
+                stopped = JobInterrupted(f"stopped while waiting, after {polls} polls")
+                stopped.attempts = polls
+                raise stopped
             value = await poll()
             polls += 1
             last = value

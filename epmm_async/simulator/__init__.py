@@ -8,19 +8,22 @@ The simulator encodes replies itself and never imports the client's decoding or 
 
 from .faults import Faults
 from .fleet import Fix, Fleet, SimCountry, SimDevice, SimLabel, SimOperator, SimProfile, SimUser
-from .ledger import Ledger, LedgerEntry, Stats
+from .ledger import DestructiveRequest, Ledger, LedgerEntry, ReceivedLog, ReceivedRequest, Stats
 from .server import API, CSV_COLUMNS, Simulator
 from .wire import Quirks
 
 __all__ = [
     "API",
     "CSV_COLUMNS",
+    "DestructiveRequest",
     "Faults",
     "Fix",
     "Fleet",
     "Ledger",
     "LedgerEntry",
     "Quirks",
+    "ReceivedLog",
+    "ReceivedRequest",
     "SimCountry",
     "SimDevice",
     "SimLabel",

@@ -44,6 +44,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slow-seconds", type=float, default=5.0, help="delay of a slow answer")
     p.add_argument("--malformed-rate", type=float, default=0.0, help="fraction garbled")
     p.add_argument("--retry-after", type=float, default=1.0, help="Retry-After on 429/503")
+    p.add_argument(
+        "--applied-error-rate", type=float, default=0.0, help="fraction applied, then 500/502/504"
+    )
+    p.add_argument(
+        "--redirect-rate", type=float, default=0.0, help="fraction answered 302 to a login page"
+    )
+    p.add_argument(
+        "--header-limit-status",
+        type=int,
+        choices=(400, 431),
+        default=400,
+        help="answer when request line + headers pass 8 KB (default 400)",
+    )
     p.add_argument("--clean", action="store_true", help="turn every wire-format quirk off")
     p.add_argument("--misspelled-sucess", action="store_true", help="register says SUCESS")
     return p
@@ -61,6 +74,9 @@ async def _serve(args: argparse.Namespace) -> None:
         slow_seconds=args.slow_seconds,
         malformed_rate=args.malformed_rate,
         retry_after=args.retry_after,
+        applied_error_rate=args.applied_error_rate,
+        redirect_rate=args.redirect_rate,
+        header_limit_status=args.header_limit_status,
         seed=args.seed,
     )
     quirks = Quirks.clean() if args.clean else Quirks()

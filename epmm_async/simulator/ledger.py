@@ -1,4 +1,5 @@
-"""Records of what the simulator did: the state-change ledger and request statistics."""
+"""Records of what the simulator did: the state-change ledger, the log of every request it
+received (refused ones included) and request statistics."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-__all__ = ["Ledger", "LedgerEntry", "Stats"]
+__all__ = [
+    "DestructiveRequest",
+    "Ledger",
+    "LedgerEntry",
+    "ReceivedLog",
+    "ReceivedRequest",
+    "Stats",
+]
 
 
 @dataclass(slots=True, frozen=True)
@@ -77,3 +85,177 @@ class Stats:
         self.max_in_flight = self.in_flight
         self.request_lines.clear()
         self.max_request_line = 0
+
+
+@dataclass(slots=True)
+class ReceivedRequest:
+    """One request as the simulator received it, recorded at arrival.
+
+    ``at`` is ``time.monotonic()`` at arrival; ``path`` is the decoded path, ``query`` the raw
+    (still percent-encoded) query string. ``status`` is filled in when the request is answered
+    and stays ``None`` if the connection was cut before the answer (a ``drop`` fault, the
+    client closing the connection, a restart); ``done`` tells a cut request from one still in
+    flight. ``fault`` is the injected fault kind (``error``, ``rate_limit``, ``redirect``,
+    ``applied_error``, ``drop``, ``slow``, ``malformed``) or ``None``; ``retry_after`` the
+    answer's ``Retry-After`` header, if any.
+    """
+
+    seq: int
+    at: float
+    method: str
+    path: str
+    query: str
+    status: int | None = None
+    done: bool = False
+    fault: str | None = None
+    retry_after: str | None = None
+
+
+@dataclass(slots=True)
+class DestructiveRequest:
+    """One (request, device) pair of a request that asked for a wipe or a retire.
+
+    ``device`` is the lower-case uuid, or for a MAC target the uuid of the device with that MAC
+    if the simulator knows one, else ``"mac:XXXXXXXXXXXX"``; ``action`` is ``WIPE`` or
+    ``RETIRE``; ``via`` is ``"single"`` or ``"bulk"``; ``seq`` and ``at`` are the request's.
+    ``status``, ``fault`` and ``retry_after`` are the request's answer (see
+    :class:`ReceivedRequest`); ``applied`` is True iff the simulator changed this device's
+    state in this request.
+    """
+
+    seq: int
+    at: float
+    device: str
+    action: str
+    via: str
+    status: int | None = None
+    done: bool = False
+    applied: bool = False
+    fault: str | None = None
+    retry_after: str | None = None
+
+    @property
+    def certainly_refused(self) -> bool:
+        """Whether a client can know this request was not applied.
+
+        True iff the simulator did not apply it and answered, without a ``drop``, ``slow`` or
+        ``malformed`` fault, with a 3xx, a 4xx, or a 503 carrying ``Retry-After``.
+        """
+        if self.applied or not self.done or self.status is None:
+            return False
+        if self.fault in ("drop", "slow", "malformed"):
+            return False
+        if 300 <= self.status < 500:
+            return True
+        return self.status == 503 and self.retry_after is not None
+
+    def describe(self) -> str:
+        """One line: ``#seq ACTION via -> status (applied, fault ...)``."""
+        if not self.done:
+            answer = "in flight"
+        elif self.status is None:
+            answer = "cut"
+        else:
+            answer = str(self.status)
+            if self.retry_after is not None:
+                answer += f" Retry-After={self.retry_after}"
+        notes = ["applied" if self.applied else "not applied"]
+        if self.fault:
+            notes.append(f"fault={self.fault}")
+        return f"#{self.seq} {self.action} {self.via} -> {answer} ({', '.join(notes)})"
+
+
+class ReceivedLog:
+    """Every request the simulator received, recorded at arrival in the outermost middleware
+    (before the request-line and header limits, authentication and fault injection), and
+    every destructive request per device.
+
+    ``requests`` and ``destructive`` are in arrival order. ``seq`` numbers keep counting
+    across :meth:`clear`.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[ReceivedRequest] = []
+        self.destructive: list[DestructiveRequest] = []
+        self._seq = 0
+        self._open: dict[int, dict[str, DestructiveRequest]] = {}
+
+    # ------------------------------------------------------------- recording (the server)
+    def arrive(self, method: str, path: str, query: str) -> ReceivedRequest:
+        """Record a request that has just arrived; returns its (still unanswered) record."""
+        self._seq += 1
+        rec = ReceivedRequest(self._seq, time.monotonic(), method, path, query)
+        self.requests.append(rec)
+        return rec
+
+    def add_destructive(
+        self, rec: ReceivedRequest, devices: list[str], action: str, via: str
+    ) -> None:
+        """Record that ``rec`` asks for ``action`` on each of ``devices`` (one record each)."""
+        table = self._open.setdefault(rec.seq, {})
+        for device in devices:
+            if device not in table:
+                entry = DestructiveRequest(rec.seq, rec.at, device, action, via)
+                table[device] = entry
+                self.destructive.append(entry)
+
+    def mark_applied(self, rec: ReceivedRequest, device: str, action: str, via: str) -> None:
+        """Record that ``rec`` changed ``device``'s state (adding a record if it had none)."""
+        table = self._open.setdefault(rec.seq, {})
+        entry = table.get(device)
+        if entry is None:
+            self.add_destructive(rec, [device], action, via)
+            entry = table[device]
+        entry.applied = True
+
+    def answer(self, rec: ReceivedRequest, status: int | None, retry_after: str | None) -> None:
+        """Record the answer of ``rec`` (``status`` None: the connection was cut)."""
+        rec.status, rec.retry_after, rec.done = status, retry_after, True
+        for entry in self._open.pop(rec.seq, {}).values():
+            entry.status, entry.retry_after, entry.fault = status, retry_after, rec.fault
+            entry.done = True
+
+    # ------------------------------------------------------------- questions (the tests)
+    def destructive_counts(self, action: str | None = None) -> Counter[str]:
+        """Destructive requests received per device, refused ones included (``action``:
+        only ``WIPE`` or only ``RETIRE``)."""
+        return Counter(e.device for e in self.destructive if action is None or e.action == action)
+
+    def destructive_for(self, device: str) -> list[DestructiveRequest]:
+        """The destructive records of ``device`` (a lower-case uuid or ``mac:...`` key)."""
+        return [e for e in self.destructive if e.device == device]
+
+    def violations(self, action: str | None = None) -> list[str]:
+        """One line per device that received a destructive request after an earlier one
+        for it that was not certainly refused (see
+        :attr:`DestructiveRequest.certainly_refused`); empty when the promise held."""
+        first: dict[str, DestructiveRequest] = {}
+        later: dict[str, list[DestructiveRequest]] = {}
+        for e in sorted(self.destructive, key=lambda e: e.seq):
+            if action is not None and e.action != action:
+                continue
+            if e.device in first:
+                later[e.device].append(e)
+            elif not e.certainly_refused:
+                first[e.device] = e
+                later[e.device] = []
+        return [
+            f"device {device}: {len(after)} destructive request(s) after "
+            f"{first[device].describe()}, which may have applied: "
+            + "; ".join(e.describe() for e in after)
+            for device, after in later.items()
+            if after
+        ]
+
+    def requests_after(self, t: float) -> list[ReceivedRequest]:
+        """Requests that arrived after monotonic time ``t`` (e.g. a cancel's)."""
+        return [r for r in self.requests if r.at > t]
+
+    def clear(self) -> None:
+        """Forget every record (requests still in flight are answered into the void)."""
+        self.requests.clear()
+        self.destructive.clear()
+        self._open.clear()
+
+    def __len__(self) -> int:
+        return len(self.requests)

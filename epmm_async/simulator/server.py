@@ -10,6 +10,7 @@ import random
 import re
 import secrets
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -19,7 +20,7 @@ from epmm_async.enums import DeviceStatus, LookupResult
 
 from .faults import FaultPlan, Faults, FaultState
 from .fleet import Fix, Fleet, PendingFix, SimDevice, SimLabel, SimUser
-from .ledger import Ledger, Stats
+from .ledger import Ledger, ReceivedLog, ReceivedRequest, Stats
 from .wire import Quirks, Tree, encode, wants_xml
 
 __all__ = ["API", "CSV_COLUMNS", "Simulator"]
@@ -65,6 +66,9 @@ _UUID_RE = re.compile(
 _MAC_SEP = re.compile(r"[:\-.\s]")
 _MAC_RE = re.compile(r"[0-9A-F]{12}")
 _PHONE_RE = re.compile(r"\+?[0-9]{3,20}")
+_DESTRUCTIVE_ONE = re.compile(API + r"/devices/(wipe|retire)/(?:(mac)/)?([^/]+)/?", re.I)
+_DESTRUCTIVE_BULK = re.compile(API + r"/bulk/devices/(wipe|retire)/?", re.I)
+_FORM = "application/x-www-form-urlencoded"
 _MAX_REASON = 512
 _BULK_ACTIONS = ("LOCK", "UNLOCK", "WAKEUP_DEVICE", "RETIRE", "WIPE")
 _PLATFORMS = {
@@ -84,6 +88,20 @@ _HTML_PROXY = (
     "<title>{code} {reason}</title>\n</head><body>\n<h1>{reason}</h1>\n"
     "<p>The server is temporarily unable to service your request.</p>\n</body></html>\n"
 )
+_HTML_414 = (
+    '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
+    "<title>414 Request-URI Too Long</title>\n</head><body>\n<h1>Request-URI Too Long</h1>\n"
+    "<p>The requested URL's length exceeds the capacity\nlimit for this server.<br />\n</p>\n"
+    "</body></html>\n"
+)
+_HTML_HEADER_400 = (
+    "<html><body><h1>400 Bad Request</h1><p>Request header is too large</p></body></html>"
+)
+_HTML_HEADER_431 = (
+    "<html><body><h1>431 Request Header Fields Too Large</h1>"
+    "<p>Request header is too large</p></body></html>"
+)
+_PROXY_REASONS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -125,6 +143,14 @@ def _params(request: web.Request) -> dict[str, str]:
     return out
 
 
+def _uuid_values(form: str) -> list[str]:
+    """Every ``deviceUuids`` value (any case of the name) of a urlencoded string, lower-cased,
+    each once."""
+    pairs = urllib.parse.parse_qsl(form, keep_blank_values=True)
+    keys = (v.strip().lower() for k, v in pairs if k.lower() == "deviceuuids")
+    return list(dict.fromkeys(k for k in keys if k))
+
+
 def _messages(*texts: str) -> Tree | None:
     return {"message": list(texts)} if texts else None
 
@@ -135,6 +161,8 @@ class Simulator:
     Attributes:
         fleet: the ground truth (:class:`~epmm_async.simulator.fleet.Fleet`).
         ledger: every state change applied (:class:`~epmm_async.simulator.ledger.Ledger`).
+        received: every request received, refused ones included, and every destructive
+            request per device (:class:`~epmm_async.simulator.ledger.ReceivedLog`).
         stats: request counters (:class:`~epmm_async.simulator.ledger.Stats`).
         faults: the live :class:`Faults`; quirks: the live :class:`Quirks`.
         username, password: the API account; forbidden_username, forbidden_password: an
@@ -172,7 +200,9 @@ class Simulator:
         self.host = host
         self.port = port
         self.ledger = Ledger()
+        self.received = ReceivedLog()
         self.stats = Stats()
+        self._inflight: dict[int, ReceivedRequest] = {}
         self._runner: web.AppRunner | None = None
         self._good_auth = self._basic(self.username, self.password)
         self._forbidden_auth = self._basic(self.forbidden_username, self.forbidden_password)
@@ -225,7 +255,9 @@ class Simulator:
         await self.stop()
 
     async def _listen(self) -> None:
-        big = max(1 << 20, self.max_request_line * 4, self.max_header_bytes * 4)
+        # aiohttp's own parser limits sit far above the simulated ones, so that requests
+        # the simulated front end refuses still reach the received log.
+        big = max(16 << 20, self.max_request_line * 4, self.max_header_bytes * 4)
         runner = web.AppRunner(
             self._make_app(),
             access_log=None,
@@ -243,7 +275,7 @@ class Simulator:
 
     def _make_app(self) -> web.Application:
         app = web.Application(
-            middlewares=[self._mw_track, self._mw_faults, self._mw_auth],
+            middlewares=[self._mw_received, self._mw_track, self._mw_faults, self._mw_auth],
             client_max_size=64 << 20,
         )
         r = app.router
@@ -285,6 +317,64 @@ class Simulator:
 
     # ----------------------------------------------------------------- middlewares
     @web.middleware
+    async def _mw_received(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Outermost: log the request at arrival and its answer (None when cut)."""
+        rec = self.received.arrive(request.method, request.path, request.raw_path.partition("?")[2])
+        self._inflight[id(request)] = rec
+        status: int | None = None
+        retry_after: str | None = None
+        try:
+            await self._log_destructive(request, rec)
+            resp = await handler(request)
+            status, retry_after = resp.status, resp.headers.get("Retry-After")
+            return resp
+        except web.HTTPException as exc:  # aiohttp renders it as the answer
+            status, retry_after = exc.status, exc.headers.get("Retry-After")
+            raise
+        except Exception:  # aiohttp answers an unhandled error with a 500
+            status = 500
+            raise
+        finally:
+            self._inflight.pop(id(request), None)
+            transport = request.transport
+            if rec.fault == "drop" or transport is None or transport.is_closing():
+                status, retry_after = None, None  # the answer never reached the client
+            self.received.answer(rec, status, retry_after)
+
+    async def _log_destructive(self, request: web.Request, rec: ReceivedRequest) -> None:
+        """Record each device a wipe or retire request names (any method, any answer)."""
+        path = request.path
+        one = _DESTRUCTIVE_ONE.fullmatch(path)
+        if one is not None:
+            action, mac, target = one.group(1).upper(), one.group(2), one.group(3)
+            if mac:
+                norm = _norm_mac(target)
+                d = self.fleet.by_mac(norm) if norm else None
+                key = d.uuid if d else "mac:" + (norm or _MAC_SEP.sub("", target).upper())
+            else:
+                key = target.strip().lower()
+            self.received.add_destructive(rec, [key], action, "single")
+            return
+        bulk = _DESTRUCTIVE_BULK.fullmatch(path)
+        if bulk is None:
+            return
+        action = bulk.group(1).upper()
+        self.received.add_destructive(rec, _uuid_values(rec.query), action, "bulk")
+        if request.method == "POST" and request.content_type == _FORM and request.can_read_body:
+            try:
+                body = await request.read()  # cached: the handler reads it again
+            except web.HTTPException:
+                return
+            text = body.decode("utf-8", "replace")
+            self.received.add_destructive(rec, _uuid_values(text), action, "bulk")
+
+    def _applied(self, request: web.Request, uuid: str, action: str, via: str) -> None:
+        """Mark ``uuid`` as changed by ``request`` in the received log."""
+        rec = self._inflight.get(id(request))
+        if rec is not None:
+            self.received.mark_applied(rec, uuid, action, via)
+
+    @web.middleware
     async def _mw_track(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         stats = self.stats
         stats.requests_total += 1
@@ -300,30 +390,27 @@ class Simulator:
     async def _track_inner(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         stats = self.stats
         version = request.version
+        # Apache's LimitRequestLine counts "METHOD SP TARGET SP HTTP/x.y" (no CRLF).
         line = (
             len(request.method)
-            + len(request.raw_path.encode())
-            + 11
-            + (len(f"{version.major}.{version.minor}") - 3)
+            + 1
+            + len(request.raw_path.encode("utf-8", "surrogateescape"))
+            + 1
+            + len(f"HTTP/{version.major}.{version.minor}")
         )
         stats.request_lines.append(line)
         stats.max_request_line = max(stats.max_request_line, line)
         route = request.match_info.route.resource
         stats.by_path[route.canonical if route is not None else request.path] += 1
         if line > self.max_request_line:
-            return web.Response(
-                status=414,
-                text=_HTML_PROXY.format(code=414, reason="Request-URI Too Long"),
-                content_type="text/html",
-            )
-        header_bytes = sum(len(k) + len(v) + 4 for k, v in request.raw_headers) + 2
+            return web.Response(status=414, text=_HTML_414, content_type="text/html")
+        # Tomcat's maxHttpHeaderSize covers the request line and every header line, CRLFs
+        # included, up to the blank line.
+        header_bytes = line + 2 + sum(len(k) + 2 + len(v) + 2 for k, v in request.raw_headers) + 2
         if header_bytes > self.max_header_bytes:
-            return web.Response(
-                status=400,
-                text="<html><body><h1>400 Bad Request</h1>"
-                "<p>Request header is too large</p></body></html>",
-                content_type="text/html",
-            )
+            status = self._fault_state.faults.header_limit_status
+            page = _HTML_HEADER_431 if status == 431 else _HTML_HEADER_400
+            return web.Response(status=status, text=page, content_type="text/html")
         exc = request.match_info.http_exception
         if isinstance(exc, web.HTTPMethodNotAllowed):
             resp = self._reply(request, {"messages": _messages("Method not allowed.")}, 405)
@@ -353,16 +440,31 @@ class Simulator:
         plan: FaultPlan = self._fault_state.plan(request.path)
         faults = self._fault_state.faults
         counters = self.stats.faults
+        rec = self._inflight.get(id(request))
         if plan.delay > 0:
             counters["latency"] += 1
             await asyncio.sleep(plan.delay)
         if plan.status is not None:
-            counters["rate_limit" if plan.rate_limited else "error"] += 1
+            kind = plan.kind or ("rate_limit" if plan.rate_limited else "error")
+            counters[kind] += 1
+            if rec is not None:
+                rec.fault = kind
+            if plan.status == 302:
+                return web.Response(
+                    status=302,
+                    body=b"{}",
+                    content_type="application/json",
+                    headers={"Location": faults.redirect_location},
+                )
             return self._fault_reply(request, plan.status, faults.retry_after)
         resp = await handler(request)
         if plan.after is None or not isinstance(resp, web.Response) or resp.body is None:
             return resp
         counters[plan.after] += 1
+        if rec is not None:
+            rec.fault = plan.after
+        if plan.after == "applied_error":
+            return self._error_reply(request, plan.after_status or 504)
         body = bytes(resp.body)  # type: ignore[arg-type]
         if plan.after == "slow":
             await asyncio.sleep(faults.slow_seconds)
@@ -384,18 +486,22 @@ class Simulator:
             transport.abort()
         return stream
 
-    def _fault_reply(self, request: web.Request, status: int, retry_after: float) -> web.Response:
-        if status in (502, 503, 504):
-            reason = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
-            resp = web.Response(
+    def _error_reply(self, request: web.Request, status: int) -> web.Response:
+        """An error answer: the front proxy's HTML page for 502/503/504, else the API's."""
+        if status in _PROXY_REASONS:
+            return web.Response(
                 status=status,
-                text=_HTML_PROXY.format(code=status, reason=reason[status]),
+                text=_HTML_PROXY.format(code=status, reason=_PROXY_REASONS[status]),
                 content_type="text/html",
             )
-        else:
-            text = "Too many requests." if status == 429 else "Internal server error."
-            resp = self._reply(request, {"messages": _messages(text)}, status)
-        if status in (429, 503):
+        text = "Too many requests." if status == 429 else "Internal server error."
+        return self._reply(request, {"messages": _messages(text)}, status)
+
+    def _fault_reply(
+        self, request: web.Request, status: int, retry_after: float | None
+    ) -> web.Response:
+        resp = self._error_reply(request, status)
+        if status in (429, 503) and retry_after is not None:
             ra = int(retry_after) if float(retry_after).is_integer() else retry_after
             resp.headers["Retry-After"] = str(ra)
         return resp
@@ -801,6 +907,7 @@ class Simulator:
         reason = self._reason(p, required=False)
         self._check(d, "RETIRE")
         d.status = DeviceStatus.RETIRED
+        self._applied(request, d.uuid, "RETIRE", "single")
         self.ledger.record(d.uuid, "RETIRE", "single", reason or "")
         return self._reply(
             request,
@@ -835,6 +942,7 @@ class Simulator:
         reason = self._reason(p, required=False)
         self._check(d, "WIPE")
         d.status = DeviceStatus.WIPED
+        self._applied(request, d.uuid, "WIPE", "single")
         self.ledger.record(d.uuid, "WIPE", "single", reason or "")
         return self._reply(
             request, {"messages": _messages("Device is wiped successfully."), "deviceUuid": d.uuid}
@@ -1136,7 +1244,7 @@ class Simulator:
                         else raw
                     )
                     continue
-                self._apply_bulk(action, d, passcodes)
+                self._apply_bulk(request, action, d, passcodes)
             tree = self._bulk_tree([], invalid)
             if action == "UNLOCK":
                 tree["messages"] = tree["messages"] or _messages(
@@ -1149,7 +1257,9 @@ class Simulator:
         except _Bad as err:
             return self._bad(request, err)
 
-    def _apply_bulk(self, action: str, d: SimDevice, passcodes: list[Tree]) -> None:
+    def _apply_bulk(
+        self, request: web.Request, action: str, d: SimDevice, passcodes: list[Tree]
+    ) -> None:
         if action == "LOCK":
             d.locked = True
         elif action == "UNLOCK":
@@ -1157,8 +1267,10 @@ class Simulator:
             d.locked = False
         elif action == "RETIRE":
             d.status = DeviceStatus.RETIRED
+            self._applied(request, d.uuid, action, "bulk")
         elif action == "WIPE":
             d.status = DeviceStatus.WIPED
+            self._applied(request, d.uuid, action, "bulk")
         name = "WAKEUP" if action == "WAKEUP_DEVICE" else action
         self.ledger.record(d.uuid, name, "bulk")
 

@@ -167,7 +167,55 @@ def test_wipe_resumes_from_journal(fresh_cli: Invoke, fresh: SimThread, tmp_path
     assert set(fresh.sim.ledger.actions("WIPE").values()) == {1}
     other = fresh_cli("wipe", *_uuid_args(uuids), "--journal", str(journal), "--yes",
                       "--reason", "another reason")
-    assert other.exit_code == 2 and "other parameters" in other.output
+    assert other.exit_code == 2 and "holds a 'wipe' job (reason='lost')" in other.output
+    assert str(journal) in other.output
+
+
+def test_a_journal_refuses_another_action_and_sends_nothing(
+    fresh_cli: Invoke, fresh: SimThread, tmp_path: Path
+) -> None:
+    uuids = _active(fresh, 6)
+    journal = tmp_path / "lock.journal"
+    locked = fresh_cli("lock", *_uuid_args(uuids), "--journal", str(journal),
+                       "--reason", "lost")
+    assert locked.exit_code == 0, locked.output
+    before = fresh.sim.stats.requests_total
+    unlock = fresh_cli("unlock", *_uuid_args(uuids), "--journal", str(journal),
+                       "--reason", "lost")
+    assert unlock.exit_code == 2, unlock.output
+    assert "holds a 'lock' job" in unlock.output and str(journal) in unlock.output
+    assert "internal error" not in unlock.output
+    assert fresh.sim.stats.requests_total == before
+    assert fresh.sim.ledger.actions("UNLOCK") == {}
+
+
+def test_a_wipe_resumed_in_the_other_mode_resends_nothing(
+    fresh_cli: Invoke, fresh: SimThread, tmp_path: Path
+) -> None:
+    uuids = _active(fresh, 12)
+    journal = tmp_path / "wipe.journal"
+    first = fresh_cli("wipe", *_uuid_args(uuids), "--journal", str(journal), "--yes",
+                      "--mode", "per-device")
+    assert first.exit_code == 0, first.output
+    again = fresh_cli("wipe", *_uuid_args(uuids), "--journal", str(journal), "--yes",
+                      "--mode", "bulk")
+    assert again.exit_code == 0, again.output
+    assert "12 carried over" in again.stdout
+    assert fresh.sim.stats.by_path["/api/v1/dm/bulk/devices/{action}"] == 0
+    assert set(fresh.sim.ledger.actions("WIPE").values()) == {1}
+
+
+def test_a_corrupt_journal_is_a_usage_error_naming_the_file(
+    fresh_cli: Invoke, fresh: SimThread, tmp_path: Path
+) -> None:
+    uuids = _active(fresh, 2)
+    journal = tmp_path / "broken.journal"
+    journal.write_bytes(b"SQLite format 3\x00" + bytes(200))
+    before = fresh.sim.stats.requests_total
+    result = fresh_cli("wipe", *_uuid_args(uuids), "--journal", str(journal), "--yes")
+    assert result.exit_code == 2, result.output
+    assert str(journal) in result.output and "internal error" not in result.output
+    assert fresh.sim.stats.requests_total == before
 
 
 def test_from_file_formats_and_errors(fresh_cli: Invoke, fresh: SimThread,

@@ -176,6 +176,35 @@ async def test_destructive_not_retried_on_503(
     assert mock.count() == 1
 
 
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [(503, {"Retry-After": "0"}), (429, {"Retry-After": "0"}), (429, {})],
+    ids=["503-retry-after", "429-retry-after", "429"],
+)
+async def test_destructive_retried_after_a_certain_refusal(
+    mock: MockServer, epmm: EpmmClient, status: int, headers: dict[str, str]
+) -> None:
+    # 503 with Retry-After and 429 prove the server did not act: the wipe may be resent.
+    mock.reply("PUT", b.jettison(b.error_tree("busy")), status=status, headers=headers)
+    mock.reply("PUT", b.jettison(b.action_tree("wiped")))
+    result = await epmm.devices.wipe(b.UUID1)
+    assert result.messages == ("wiped",)
+    assert result.attempts == 2
+    assert mock.count() == 2
+
+
+@pytest.mark.parametrize("status", [502, 504])
+async def test_destructive_not_retried_on_gateway_errors(
+    mock: MockServer, epmm: EpmmClient, status: int
+) -> None:
+    # A gateway error says nothing about whether the backend wiped the device.
+    mock.reply("PUT", b.jettison(b.error_tree("gateway")), status=status, repeat=True)
+    with pytest.raises(ServerError) as info:
+        await epmm.devices.wipe(b.UUID1)
+    assert info.value.attempts == 1
+    assert mock.count() == 1
+
+
 async def test_bulk_wipe_not_retried_bulk_lock_retried(mock: MockServer, epmm: EpmmClient) -> None:
     mock.reply("POST", "", status=503, repeat=True)
     with pytest.raises(ServerError):
@@ -235,6 +264,9 @@ def test_policy_unit_rules() -> None:
     assert policy.next_delay(Safety.READ, busy, 1, 0.0) == pytest.approx(0.1)
     assert policy.next_delay(Safety.READ, busy, 2, 0.0) == pytest.approx(0.2)
     assert policy.next_delay(Safety.UNSAFE, busy, 1, 0.0) is None
+    # Shed with Retry-After (certainly not applied): an unsafe request may be resent.
+    assert policy.next_delay(Safety.UNSAFE, ServerError(503, retry_after=2.0), 1, 0.0) == 2.0
+    assert policy.next_delay(Safety.UNSAFE, ServerError(502), 1, 0.0) is None
     assert policy.next_delay(Safety.READ, busy, 4, 0.0) is None
     assert policy.next_delay(Safety.READ, ServerError(503, retry_after=2.0), 1, 0.0) == 2.0
     assert policy.next_delay(Safety.READ, busy, 1, 59.95) is None

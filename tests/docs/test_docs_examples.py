@@ -50,11 +50,13 @@ async def test_service(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> No
 
 async def test_batch_resumes(sim: Simulator, tmp_path: Path) -> None:
     uuids = active(sim)[:40]
-    journal = str(tmp_path / "wipe.sqlite")
+    journal = str(tmp_path / "wipe.journal")
     await EXAMPLES["batch"](sim.url, sim.username, sim.password, uuids, journal)
     await EXAMPLES["batch"](sim.url, sim.username, sim.password, uuids, journal)
     assert set(sim.ledger.actions("WIPE").values()) == {1}
     assert len(sim.ledger.actions("WIPE")) == 40
+    # The resumed run sent nothing again: one wipe request RECEIVED per device.
+    assert sim.received.destructive_counts("WIPE") == dict.fromkeys(uuids, 1)
 
 
 async def test_bot(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:

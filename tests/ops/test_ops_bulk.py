@@ -25,10 +25,11 @@ async def test_50k_uuids_locked_in_the_fewest_requests(make_client: MakeClient) 
         sim.stats.reset()
         report = await epmm.ops.bulk("LOCK", uuids + UNKNOWN)
         assert report.total == len(uuids) + len(UNKNOWN)
-        # Fewest requests: the greedy plan, and no request line over the limit.
+        # Fewest requests: the greedy plan under the request budget (the line limit, less
+        # the headers the client sends), and no request line over the limit.
         per = len(next(iter(plan_chunks(
             uuids, lambda c: requests.bulk_action("LOCK", c), max_ids=20_000,
-            max_request_line=8190))))
+            max_request_line=epmm.request_budget()))))
         assert sim.stats.by_path["/api/v1/dm/bulk/devices/{action}"] == math.ceil(
             (len(uuids) + len(UNKNOWN)) / per
         )
@@ -43,13 +44,29 @@ async def test_50k_uuids_locked_in_the_fewest_requests(make_client: MakeClient) 
         for u in lockable:
             assert by_device[u].status is OutcomeStatus.SUCCEEDED
         assert report.count(OutcomeStatus.SUCCEEDED) == len(lockable)
+        # One spelling of the action in both modes: the registry's name.
+        assert {o.action for o in report.outcomes} == {"lock"}
 
 
 async def test_unlock_outcomes_carry_passcodes(sim: Simulator, epmm: EpmmClient) -> None:
     active = [u for u, d in sim.fleet.devices.items() if d.status.value == "ACTIVE"][:40]
     report = await epmm.ops.bulk(BulkAction.UNLOCK, active)
-    assert report.count(OutcomeStatus.SUCCEEDED) == 40
+    assert report.total == 40
     assert all(o.passcode for o in report.outcomes)
+    # Passcode NA (an unmanaged iOS device, an offline Android one): unlock not possible.
+    not_possible = {
+        u for u in active
+        if (sim.fleet.devices[u].kind == "ios" and not sim.fleet.devices[u].mdm_managed)
+        or (sim.fleet.devices[u].kind == "android" and not sim.fleet.devices[u].online)
+    }
+    assert not_possible, "the sample should include a device that cannot be unlocked"
+    for o in report.outcomes:
+        if o.device in not_possible:
+            assert (o.status, o.reason, o.passcode) == (
+                OutcomeStatus.INVALID, "unlock_not_possible", "NA")
+        else:
+            assert o.status is OutcomeStatus.SUCCEEDED and o.passcode != "NA"
+            assert o.action == "unlock"
 
 
 async def test_count_limit_splits_and_form_body(sim: Simulator, epmm: EpmmClient) -> None:

@@ -7,44 +7,79 @@ from aiohttp import web
 from loopback import serve
 
 from epmm_async import (
-    ApiError,
     BadRequestError,
     ConnectError,
     DecodeError,
     DeviceNotFound,
     EpmmClient,
+    EpmmError,
     RateLimitedError,
     RetryPolicy,
     ServerError,
     TimeoutError,
     TransportError,
 )
+from epmm_async.errors import RedirectError
 from epmm_async.ops import OutcomeStatus
 from epmm_async.ops.outcomes import classify_error
 
 
 @pytest.mark.parametrize(
-    ("error", "status"),
+    ("error", "status", "reason"),
     [
-        (DeviceNotFound(404, method="PUT", path="/x"), OutcomeStatus.INVALID),
-        (ConnectError("refused", method="PUT", path="/x", sent=False), OutcomeStatus.FAILED),
-        (TimeoutError("slow", method="PUT", path="/x", sent=True), OutcomeStatus.UNKNOWN),
-        (TransportError("cut", method="PUT", path="/x", sent=True), OutcomeStatus.UNKNOWN),
-        (ServerError(500), OutcomeStatus.UNKNOWN),
-        (ServerError(503), OutcomeStatus.FAILED),
-        (RateLimitedError(429), OutcomeStatus.FAILED),
-        (BadRequestError(400), OutcomeStatus.FAILED),
-        (DecodeError("garbled"), OutcomeStatus.UNKNOWN),
+        (DeviceNotFound(404, method="PUT", path="/x"), OutcomeStatus.INVALID, "not_found"),
+        (
+            ConnectError("refused", method="PUT", path="/x", sent=False),
+            OutcomeStatus.FAILED,
+            "connect_error",
+        ),
+        (TimeoutError("slow", method="PUT", path="/x", sent=True), OutcomeStatus.UNKNOWN, None),
+        (TransportError("cut", method="PUT", path="/x", sent=True), OutcomeStatus.UNKNOWN, None),
+        (ServerError(500), OutcomeStatus.UNKNOWN, "server_error"),
+        # A gateway error says nothing about whether the backend acted.
+        (ServerError(502), OutcomeStatus.UNKNOWN, "server_error"),
+        (ServerError(504), OutcomeStatus.UNKNOWN, "server_error"),
+        (ServerError(503), OutcomeStatus.UNKNOWN, "server_error"),
+        # 503 with Retry-After: the server shed the load, it did not act.
+        (ServerError(503, retry_after=5.0), OutcomeStatus.FAILED, "server_error"),
+        (RateLimitedError(429), OutcomeStatus.FAILED, "rate_limited"),
+        (BadRequestError(400), OutcomeStatus.FAILED, None),
+        (RedirectError(302, location="https://h/login"), OutcomeStatus.FAILED, "redirected"),
+        (DecodeError("garbled"), OutcomeStatus.UNKNOWN, None),
     ],
 )
-def test_classify(error: ApiError, status: OutcomeStatus) -> None:
-    assert classify_error(error) is status
+def test_classify(error: EpmmError, status: OutcomeStatus, reason: str | None) -> None:
+    got_status, got_reason = classify_error(error)
+    assert got_status is status
+    if reason is not None:
+        assert got_reason == reason
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ("Device 8d711cdc-e93c-49b1-88d6-222f54132445 is wiped", "wiped"),
+        ("Device 8d711cdc-e93c-49b1-88d6-222f54132445 is retired", "retired"),
+        ("Action not allowed for this device", "refused"),
+    ],
+)
+def test_a_per_device_refusal_is_invalid_with_the_servers_reason(
+    message: str, reason: str
+) -> None:
+    error = BadRequestError(400, (message,), method="PUT", path="/x")
+    assert classify_error(error, per_device=True) == (OutcomeStatus.INVALID, reason)
+    # The same 400 about a whole request (bulk) is not about one device's state.
+    assert classify_error(error)[0] is OutcomeStatus.FAILED
 
 
 def test_an_earlier_attempt_that_may_have_applied_makes_it_unknown() -> None:
-    error = ServerError(503)
+    error = ServerError(503, retry_after=5.0)
+    assert classify_error(error)[0] is OutcomeStatus.FAILED
     error.earlier_attempt_may_have_applied = True
-    assert classify_error(error) is OutcomeStatus.UNKNOWN
+    assert classify_error(error)[0] is OutcomeStatus.UNKNOWN
+    refusal = BadRequestError(400, ("Device is wiped",))
+    refusal.earlier_attempt_may_have_applied = True
+    assert classify_error(refusal, per_device=True)[0] is OutcomeStatus.UNKNOWN
 
 
 async def test_transport_marks_a_retried_request_whose_first_attempt_was_cut() -> None:

@@ -69,8 +69,8 @@ def check_against_ledger(
             if o.status is OutcomeStatus.SUCCEEDED:
                 assert n == 1
             if o.status is OutcomeStatus.FAILED:
-                # Destructive requests are never resent, so FAILED means refused before
-                # applying (503/429 from the fault layer, or not sent at all).
+                # A destructive request is resent only after a certain refusal, so FAILED
+                # means no attempt was applied (refused, or never sent).
                 assert n == 0, f"FAILED but applied: {o}"
     return Counter(o.status.value for o in outs)
 

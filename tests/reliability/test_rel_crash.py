@@ -72,7 +72,7 @@ async def crash_and_resume(
         assert len(uuids) == targets
         uuid_file = tmp / "uuids.txt"
         uuid_file.write_text("\n".join(uuids))
-        journal = tmp / "job.sqlite"
+        journal = tmp / "job.journal"
         action = "WIPE" if mode == "bulk" else "wipe"
         args = [action, mode, str(journal), str(uuid_file)]
         killed = 0
@@ -90,12 +90,19 @@ async def crash_and_resume(
         final = tmp / "final.jsonl"
         assert await run_once(sim, args, final, None, rng, concurrency) == 0
         wipes = sim.ledger.actions("WIPE")
+        # Counted from what the server RECEIVED (refused requests included): no device got a
+        # second wipe after one that may have applied.
+        assert sim.received.violations() == []
+        received = sim.received.destructive_counts("WIPE")
     decoder = msgspec.json.Decoder(Outcome)
     outcomes = [decoder.decode(line) for line in final.read_bytes().splitlines()]
     by = {o.device: o for o in outcomes}
     assert len(outcomes) == len(by) == targets and set(by) == set(uuids)
     assert set(wipes) <= set(uuids)
     assert max(wipes.values()) == 1, "a device was wiped twice"
+    assert set(received) <= set(uuids)
+    # No faults here, so nothing is refused: every device received at most one wipe request.
+    assert max(received.values()) == 1, "a device received two wipe requests"
     counts: Counter[str] = Counter()
     for uuid in uuids:
         o = by[uuid]
@@ -110,11 +117,10 @@ async def crash_and_resume(
     carried = sum(o.from_journal for o in outcomes)
     assert carried > 0  # the killed runs' work was kept, not redone
     # No pending mark is lost: the journal still says pending for exactly the unknown ones.
-    j = Journal(journal, action, action=action, params=None if mode == "bulk" else {"reason": ""})
-    try:
-        assert j.counts().get("pending", 0) == counts[OutcomeStatus.UNKNOWN.value]
-    finally:
-        j.close()
+    # One job, whichever mode runs it: its identity is the action and its parameters.
+    snapshot = Journal.read(journal)
+    assert dict(snapshot.identity) == {"action": "wipe", "reason": ""}
+    assert snapshot.counts.get("pending", 0) == counts[OutcomeStatus.UNKNOWN.value]
     RUNS.append({"mode": mode, "devices": targets, "kills": killed, "counts": dict(counts),
                  "wiped": sum(wipes.values()), "from_journal": carried})
     print("\nCRASH RUN", RUNS[-1])

@@ -83,7 +83,8 @@ async def test_password_never_leaks(tmp_path: Path, logs: tuple[io.StringIO, io.
         uuids = [u for u, d in sim.fleet.devices.items() if d.status.value == "ACTIVE"][:40]
 
         # 1. a successful job with faults (retries logged), journal + report
-        journal = tmp_path / "ok.sqlite"
+        journal = tmp_path / "wipe.journal"
+        lock_journal = tmp_path / "lock.journal"  # a journal holds one job
         async with EpmmClient(sim.url, username=sim.username, password=PASSWORD,
                               retry=fast_retry(deadline=5)) as epmm:
             texts += [repr(epmm), str(epmm), repr(epmm.transport),
@@ -94,13 +95,14 @@ async def test_password_never_leaks(tmp_path: Path, logs: tuple[io.StringIO, io.
             blobs.append(("repr(report)", repr(report).encode()))
             assert report.count(OutcomeStatus.UNKNOWN) > 0  # a transport failure happened
             bulk = await epmm.ops.bulk("LOCK", uuids, settings=JobSettings(
-                journal=str(journal), max_consecutive_outages=1000))
+                journal=str(lock_journal), max_consecutive_outages=1000))
             blobs.append(("bulk report", msgspec.json.encode(bulk)))
         blobs.append(("journal", journal_bytes(journal)))
+        blobs.append(("lock journal", journal_bytes(lock_journal)))
 
         # 2. an authentication failure: the job aborts, journal + report recorded
         sim.set_faults(Faults())
-        bad_journal = tmp_path / "auth.sqlite"
+        bad_journal = tmp_path / "auth.journal"
         async with EpmmClient(sim.url, username=sim.username, password=WRONG,
                               retry=RetryPolicy.none()) as bad:
             texts.append(repr(bad))
@@ -114,7 +116,7 @@ async def test_password_never_leaks(tmp_path: Path, logs: tuple[io.StringIO, io.
         blobs.append(("auth journal", journal_bytes(bad_journal)))
 
     # 3. a transport failure: the server is gone (connection refused)
-    dead_journal = tmp_path / "dead.sqlite"
+    dead_journal = tmp_path / "dead.journal"
     async with EpmmClient(sim.url, username=sim.username, password=PASSWORD,
                           retry=RetryPolicy(attempts=2, initial_delay=0.001),
                           timeouts=Timeouts(connect=1)) as dead:

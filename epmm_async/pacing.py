@@ -1,0 +1,116 @@
+"""Waiting between requests: rate limits, and the halt signal that cuts every wait short.
+
+A job (``epmm.ops``) runs its requests inside a :class:`JobScope`: its :class:`Halt` is set when
+the job is stopped or cancelled, and every wait a request makes on the job's behalf (backoff
+between retries, ``Retry-After``, a rate-limit slot, a locate-now poll interval) ends at once
+when it is set. No new attempt starts after that; an attempt already on the wire is left to
+finish. The scope travels in a context variable so that any per-device call a job makes, the
+caller's own included, honours it without an extra argument.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import anyio
+
+from .errors import ValidationError
+
+__all__ = ["Halt", "JobScope", "RateLimiter", "current_scope", "job_scope"]
+
+
+class Halt:
+    """A one-way stop signal: once set, waits made through it return at once."""
+
+    def __init__(self) -> None:
+        """A signal not yet set."""
+        self._event = anyio.Event()
+        self.reason: str | None = None
+
+    def set(self, reason: str = "stopped") -> None:
+        """Stop: no new request, no more waiting (the first reason is kept)."""
+        if self.reason is None:
+            self.reason = reason
+        self._event.set()
+
+    def is_set(self) -> bool:
+        """True once :meth:`set` was called."""
+        return self._event.is_set()
+
+    async def wait(self) -> None:
+        """Return when the signal is set."""
+        await self._event.wait()
+
+    async def sleep(self, seconds: float) -> bool:
+        """Sleep ``seconds``; return False (at once) if the signal is or becomes set."""
+        if self._event.is_set():
+            return False
+        if seconds <= 0:
+            return True
+        with anyio.move_on_after(seconds):
+            await self._event.wait()
+            return False
+        return True
+
+
+class RateLimiter:
+    """A requests-per-second limit, evenly spaced, shared by whoever holds it."""
+
+    def __init__(self, rate: float) -> None:
+        """``rate`` requests per second, > 0."""
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
+            raise ValidationError(f"rate limit must be a positive number, got {rate!r}")
+        self.rate = float(rate)
+        self._interval = 1.0 / self.rate
+        self._next = 0.0
+
+    def __repr__(self) -> str:
+        return f"RateLimiter({self.rate:g}/s)"
+
+    async def acquire(self, halt: Halt | None = None) -> bool:
+        """Wait for the next slot; False if ``halt`` was set first (the slot is given back)."""
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        if slot <= now:
+            return halt is None or not halt.is_set()
+        if halt is None:
+            await anyio.sleep(slot - now)
+            return True
+        if await halt.sleep(slot - now):
+            return True
+        if self._next == slot + self._interval:
+            self._next = slot  # nobody queued behind us: give the slot back
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class JobScope:
+    """What a job adds to each of its requests: its halt signal and its own rate limit."""
+
+    halt: Halt
+    limiter: RateLimiter | None = None
+
+
+_SCOPE: contextvars.ContextVar[JobScope | None] = contextvars.ContextVar(
+    "epmm_job_scope", default=None
+)
+
+
+def current_scope() -> JobScope | None:
+    """The job scope of the running task, if a job runs it."""
+    return _SCOPE.get()
+
+
+@contextmanager
+def job_scope(scope: JobScope) -> Iterator[None]:
+    """Run the block's requests on behalf of a job."""
+    token = _SCOPE.set(scope)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
