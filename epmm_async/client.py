@@ -33,7 +33,7 @@ class EpmmClient:
     * ``user_agent``; ``retry``: a :class:`RetryPolicy`; ``rate_limit``: requests per
       second for everything this client sends.
     * ``max_response_bytes``: a cap on one response body (default 128 MiB: a
-      20,000-device page, ~3 KB a device in XML, fits twice over).
+      20,000-device page, about 72 MiB in XML, fits).
     * ``allow_insecure_http``: allow ``http://`` to a host other than loopback.
     * ``bulk_max_uuids``/``max_request_line``/``max_request_bytes``: what one bulk request
       may carry (the server's ``bulk.api.maxdeviceuuids``, its front end's request-line

@@ -58,8 +58,8 @@ log = structlog.get_logger("epmm_async")
 T = TypeVar("T")
 
 DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024
-"""The default cap on one response body: a 20,000-device page (about 3 KB a device in XML,
-2 KB in JSON, measured on the simulator's records) fits twice over."""
+"""The default cap on one response body: a 20,000-device page fits with room to spare
+(measured on the simulator's records: 72 MiB in XML, 3.8 KB a device; 52 MiB in JSON)."""
 
 _ACCEPT = {"json": "application/json", "xml": "application/xml"}
 

@@ -267,8 +267,3 @@ class DevicesApi:
         result = decode.decode_action(resp.body, resp.format)
         result.attempts = resp.attempts
         return result
-
-
-def _CsvStream() -> CsvExportParser:
-    # The old private name, for tests that still import it: a parser with no body cap.
-    return CsvExportParser(max_bytes=1 << 62)

@@ -549,7 +549,7 @@ class Journal:
             raise _os_error(name, "cannot read it", exc) from None
         loaded = _parse(data, name)
         if loaded is None:
-            raise JournalError("holds no job yet (it is empty)", path=name)
+            raise JournalError("holds no job yet (no journal header)", path=name)
         return JournalSnapshot(
             path=file_path,
             identity=MappingProxyType(loaded.header.identity),

@@ -27,7 +27,7 @@ from epmm_async import (
     TransportError,
     ValidationError,
 )
-from epmm_async.api.devices import _CsvStream
+from epmm_async.core.csv_export import CsvExportParser
 from epmm_async.transport import Credentials
 
 TOKEN = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -271,7 +271,7 @@ async def test_export_csv_streamed_in_chunks(server: tuple[str, Recorder]) -> No
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 64])
 def test_csv_parser_any_chunk_boundary(size: int) -> None:
     data = (CSV_HEADER + CSV_ROWS).encode()
-    parser = _CsvStream()
+    parser = CsvExportParser(max_bytes=1 << 20)
     rows: list[CsvDeviceRow] = []
     for i in range(0, len(data), size):
         rows.extend(parser.feed(data[i : i + size]))

@@ -110,17 +110,21 @@ async def test_item10_zero_and_negative_knobs_are_validation_errors_before_sendi
                 devices, message="hi", mode="pns", concurrency=0),
             "send_message rate=0": lambda: ops.send_message(  # type: ignore[call-arg]
                 devices, message="hi", mode="pns", rate=0),
-            "locate_now concurrency=0": lambda: ops.locate_now(devices, concurrency=0),
+            "locate_now concurrency=0": lambda: ops.locate_now(
+                devices, concurrency=0, deadline=1, interval=0.1),
             "locate_now rate=-1": lambda: ops.locate_now(  # type: ignore[call-arg]
-                devices, rate=-1),
+                devices, rate=-1, deadline=1, interval=0.1),
         }
         wrong: list[str] = []
         for name, run in cases.items():
             sent = len(fake.hits)
             try:
-                await run()
+                await asyncio.wait_for(run(), 10)
             except ValidationError:
                 pass
+            except TimeoutError:
+                wrong.append(f"{name}: still running after 10 s")
+                continue
             except Exception as exc:
                 wrong.append(f"{name}: {type(exc).__name__}: {exc}")
                 continue
