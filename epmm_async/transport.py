@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 import aiohttp
+import anyio
 import structlog
 from yarl import URL
 
@@ -210,6 +211,9 @@ class Transport:
         self.rate_limiter = RateLimiter(rate_limit) if rate_limit is not None else None
         self.max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
+        # One slot per pooled connection: a request waits here, where a halt can stop it,
+        # never in aiohttp's pool queue, from which it would leave after the halt.
+        self._slots = anyio.Semaphore(connection_limit)
         self._closed = False
         self._rng = random.Random()
 
@@ -306,7 +310,8 @@ class Transport:
         started = time.monotonic()
 
         async def attempt(number: int) -> Response:
-            status, fmt, body, headers = await self._exchange(session, req, number)
+            async with self._slot(req, number):
+                status, fmt, body, headers = await self._exchange(session, req, number)
             elapsed = time.monotonic() - started
             if status < 300:
                 return Response(status, body, fmt, number, elapsed)
@@ -382,6 +387,27 @@ class Transport:
                 await asyncio.sleep(delay)
             elif not await halt.sleep(delay):
                 raise self._interrupted(req, made, maybe_applied, last)
+
+    @asynccontextmanager
+    async def _slot(self, req: ApiRequest, made: int) -> AsyncIterator[None]:
+        scope = current_scope()
+        halt = scope.halt if scope is not None else None
+        if halt is None:
+            async with self._slots:
+                yield
+            return
+        while True:
+            if halt.is_set():
+                raise self._interrupted(req, made - 1, False, None)
+            with anyio.move_on_after(0.05):
+                await self._slots.acquire()
+                break
+        try:
+            if halt.is_set():
+                raise self._interrupted(req, made - 1, False, None)
+            yield
+        finally:
+            self._slots.release()
 
     async def _pace(self, scope: JobScope | None) -> bool:
         # The client's limit, then the job's own: a job's rate never loosens the client's.

@@ -519,7 +519,7 @@ async def execute(plan: JobPlan, opts: JobOptions) -> JobResult:
                 _sigint_stops(stop, label, report.flush if report else lambda: None,
                               opts.journal):
             settings = JobSettings(
-                concurrency=opts.concurrency or 16,
+                concurrency=opts.concurrency,
                 journal=str(opts.journal) if opts.journal is not None else None,
                 resend_unknown=opts.resend_unknown,
                 progress=progress.update,

@@ -16,7 +16,7 @@ any 3xx (a redirect is never an answer)   no
 any other 4xx, 429                        no (the server refused it)
 503 with ``Retry-After``                  no (the server shed load)
 stopped or cancelled before an attempt    no (unless an earlier attempt may have)
-caller input rejected (ValidationError)   no (nothing was sent)
+caller input rejected, client not open    no (nothing was sent)
 timeout or drop after sending             yes
 500, 502, 504, 503 without Retry-After    yes
 any other 5xx                             yes
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from ..errors import (
     ApiError,
+    ClientClosedError,
     DecodeError,
     EpmmError,
     JobInterrupted,
@@ -62,7 +63,9 @@ def may_have_applied(error: EpmmError) -> bool:
     """
     if error.earlier_attempt_may_have_applied:
         return True
-    if isinstance(error, JobInterrupted | ValidationError | WaiterTimeout | JournalError):
+    if isinstance(
+        error, JobInterrupted | ValidationError | WaiterTimeout | JournalError | ClientClosedError
+    ):
         return False
     if isinstance(error, TransportError):
         return error.sent

@@ -24,8 +24,9 @@ import anyio
 from ..core import requests
 from ..core.actions import ACTIONS, action_spec
 from ..enums import BulkAction, MessageMode
-from ..errors import EpmmError, ValidationError
+from ..errors import EpmmError, JobInterrupted, ValidationError
 from ..models import Device
+from ..pacing import Halt, JobScope, job_scope
 from ..validation import MacAddress, validate_text, validate_uuid
 from .bulk import bulk_action_handler, send_message_handler
 from .chunking import plan_chunks
@@ -40,7 +41,6 @@ from .outcomes import (
     OutcomeStatus,
     Progress,
     collect,
-    failed_outcome,
 )
 from .waiter import Waiter, WaiterGaveUp
 
@@ -120,7 +120,7 @@ class Operations:
         self._client = client
 
     async def _resolve(
-        self, keys: list[str], action: str, *, always: bool
+        self, keys: list[str], action: str, *, always: bool, stop: anyio.Event | None
     ) -> tuple[list[str], dict[str, str], list[Outcome]]:
         """Name every device by uuid when the job mixes uuids and MACs (or ``always``), so one
         device named twice gets one request and one outcome.
@@ -134,21 +134,37 @@ class Operations:
         found: dict[str, str | None] = {}
         early: list[Outcome] = []
         limiter = anyio.CapacityLimiter(_RESOLVE_CONCURRENCY)
+        halt = Halt()
 
         async def look_up(mac: str) -> None:
             async with limiter:
-                started = anyio.current_time()
                 try:
-                    devices = await self._client.devices.by_mac(mac)
+                    with job_scope(JobScope(halt)):
+                        devices = await self._client.devices.by_mac(mac)
                 except EpmmError as exc:
-                    early.append(failed_outcome(mac, action, exc, started=started,
-                                                detail="looking up the MAC's device failed"))
+                    # A read failed: nothing was acted on, so the device is FAILED (safe
+                    # to run again), never UNKNOWN.
+                    stopped = isinstance(exc, JobInterrupted)
+                    early.append(Outcome(
+                        device=mac, action=action,
+                        status=OutcomeStatus.CANCELLED if stopped else OutcomeStatus.FAILED,
+                        reason="not_sent" if stopped else "lookup_failed",
+                        error=str(exc), error_type=type(exc).__name__,
+                        detail="looking up the MAC's device failed"))
                     return
             found[mac] = devices[0].uuid.lower() if devices else None
 
+        async def watch(event: anyio.Event) -> None:
+            await event.wait()
+            halt.set("stopped")
+
         async with anyio.create_task_group() as tg:
-            for mac in macs:
-                tg.start_soon(look_up, mac)
+            if stop is not None:
+                tg.start_soon(watch, stop)
+            async with anyio.create_task_group() as lookups:
+                for mac in macs:
+                    lookups.start_soon(look_up, mac)
+            tg.cancel_scope.cancel()
         resolved: dict[str, None] = {}
         named_by: dict[str, str] = {}
         for key in keys:
@@ -205,7 +221,8 @@ class Operations:
 
         async def prepare() -> JobPlan[list[str]]:
             keys = await collect_ids(uuids, _device_key, what="device")
-            keys, named_by, early = await self._resolve(keys, spec.name, always=True)
+            keys, named_by, early = await self._resolve(keys, spec.name, always=True,
+                                                        stop=job.stop)
             budget = self._client.request_budget(line_limit)
 
             def units(todo: list[str]) -> list[list[str]]:
@@ -373,14 +390,19 @@ class Operations:
         rate: float | None,
     ) -> AsyncGenerator[Outcome, None]:
         job, workers, job_rate = _knobs(settings, concurrency, rate, _FAN_OUT_CONCURRENCY)
-        name = action_spec(action).name if action.lower() in ACTIONS else action
+        known = ACTIONS.get(action.strip().lower())
+        name = known.name if known is not None else action
+        # The registry decides what is destructive: a wipe is journalled pending and never
+        # resent, however the caller declared it.
+        destructive = destructive or (known is not None and known.destructive)
 
         async def prepare() -> JobPlan[str]:
             keys = await collect_ids(devices, _device_key, what="device")
             # With a journal, a destructive job names devices by uuid only: a resume that
             # names a device by its other name must still find it.
             always = destructive and job.journal is not None
-            keys, named_by, early = await self._resolve(keys, name, always=always)
+            keys, named_by, early = await self._resolve(keys, name, always=always,
+                                                        stop=job.stop)
             return JobPlan(
                 action=name,
                 identity={"action": name, **params},
@@ -420,7 +442,8 @@ class Operations:
 
         async def prepare() -> JobPlan[str]:
             keys = await collect_ids(devices, _device_key, what="device")
-            keys, named_by, early = await self._resolve(keys, spec.name, always=False)
+            keys, named_by, early = await self._resolve(keys, spec.name, always=False,
+                                                        stop=job.stop)
             limiter = anyio.CapacityLimiter(cap)
             return JobPlan(
                 action=spec.name,

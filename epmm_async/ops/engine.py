@@ -40,7 +40,7 @@ import structlog
 from anyio.streams.memory import MemoryObjectSendStream
 from msgspec.structs import replace
 
-from ..errors import EpmmError, JournalError, ValidationError
+from ..errors import ClientClosedError, EpmmError, JournalError, ValidationError
 from ..pacing import Halt, JobScope, RateLimiter, job_scope
 from .journal import Journal, resume_decision
 from .outcomes import (
@@ -65,6 +65,9 @@ __all__ = [
 log = structlog.get_logger("epmm_async.ops")
 
 U = TypeVar("U")
+
+_CLOSE_GRACE = 2.0
+"""Seconds a closing client lets a halted run hand its last outcomes to its consumer."""
 
 
 def check_positive(value: object, what: str, *, integer: bool) -> None:
@@ -173,14 +176,18 @@ class Runs:
 
     def __init__(self) -> None:
         """No runs yet."""
-        self._live: dict[asyncio.Task[None], Callable[[str], None]] = {}
+        self._live: dict[asyncio.Task[None], tuple[Halt, Callable[[str], None]]] = {}
+        self._closed = False
 
     def spawn(
-        self, body: Coroutine[Any, Any, None], abandon: Callable[[str], None]
+        self, body: Coroutine[Any, Any, None], halt: Halt, abandon: Callable[[str], None]
     ) -> asyncio.Task[None]:
         """Start a run's task; ``abandon(reason)`` halts it and releases its hand-overs."""
+        if self._closed:
+            body.close()
+            raise ClientClosedError("the client is closed; create a new EpmmClient")
         task = asyncio.get_running_loop().create_task(body)
-        self._live[task] = abandon
+        self._live[task] = (halt, abandon)
         task.add_done_callback(lambda t: self._live.pop(t, None))
         return task
 
@@ -189,7 +196,13 @@ class Runs:
 
     async def close(self) -> None:
         """Halt every live run and wait for its attempts on the wire to end."""
-        for task, abandon in list(self._live.items()):
+        self._closed = True
+        for task, (halt, abandon) in list(self._live.items()):
+            # A consumer still reading gets the rest of its outcomes (CANCELLED); one that
+            # went away without closing its stream is let go after a grace period.
+            halt.set("the client was closed")
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait({task}, timeout=_CLOSE_GRACE)
             abandon("the client was closed")
             await wait_for_run(task)
 
@@ -319,6 +332,8 @@ class _Run(Generic[U]):
                         workers.start_soon(self._worker, self.send.clone())
                 outer.cancel_scope.cancel()  # only the stop watcher is left
         except Exception as exc:  # a bug in a worker: reported to the consumer as itself
+            while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+                exc = exc.exceptions[0]  # type: ignore[assignment]
             self.fail(exc)
 
     async def _watch_stop(self, stop: anyio.Event) -> None:
@@ -400,6 +415,16 @@ class _Run(Generic[U]):
     async def _record(self, outcomes: list[Outcome]) -> None:
         if self.journal is None or self._journal_broken:
             return
+        if self.plan.destructive:
+            # A device marked pending whose request then never left (the job halted during
+            # a rate-limit wait or a backoff, with no attempt that may have applied) is
+            # CANCELLED to the consumer; the journal refuses CANCELLED over a pending mark,
+            # so it is written as FAILED: certainly not applied, sent again on resume.
+            outcomes = [
+                replace(o, status=OutcomeStatus.FAILED)
+                if o.status is OutcomeStatus.CANCELLED and o.reason == "interrupted" else o
+                for o in outcomes
+            ]
         try:
             await self.journal.record(outcomes)
         except JournalError as exc:
@@ -458,12 +483,18 @@ async def run_job(
         units = plan.make_units(todo)
         if units:
             run = _Run(plan, units, settings, tracker, journal)
-            task = runs.spawn(run.run(), run.abandon)
+            task = runs.spawn(run.run(), run.halt, run.abandon)
             try:
-                async for batch in run.receive:
-                    for outcome in batch:
-                        tracker.count(outcome)
-                        yield outcome
+                try:
+                    async for batch in run.receive:
+                        for outcome in batch:
+                            tracker.count(outcome)
+                            yield outcome
+                except anyio.ClosedResourceError:
+                    raise ClientClosedError(
+                        "the client was closed while this job ran; its devices not yet "
+                        "reported are in the journal, if it has one"
+                    ) from None
             finally:
                 run.abandon("the consumer closed the stream")
                 await wait_for_run(task)

@@ -149,15 +149,17 @@ async def test_hard_cancel_lets_in_flight_finish_and_journals_everyone(
     counts = dict(snapshot.counts)
     assert sum(counts.values()) == 200
     assert counts.get("succeeded", 0) == len(wiped)  # every request on the wire was recorded
-    assert counts.get("cancelled", 0) == 200 - len(wiped)
+    # Never sent, or halted between attempts none of which may have applied: both are
+    # safe to send on resume (the latter is journalled FAILED over its pending mark).
+    assert counts.get("cancelled", 0) + counts.get("failed", 0) == 200 - len(wiped)
     assert "pending" not in counts
     for device, entry in snapshot.entries.items():
         assert entry.outcome is not None
         if device in wiped:
             assert entry.outcome.status is OutcomeStatus.SUCCEEDED
-        else:  # never sent: safe to send on resume
-            assert (entry.outcome.status, entry.outcome.reason) == (
-                OutcomeStatus.CANCELLED, "not_sent")
+        else:  # never sent, or not applied: safe to send on resume
+            assert (entry.outcome.status, entry.outcome.reason) in (
+                (OutcomeStatus.CANCELLED, "not_sent"), (OutcomeStatus.FAILED, "interrupted"))
 
 
 async def test_a_consumer_that_stops_early_bounds_the_extra_work(
@@ -197,3 +199,42 @@ async def test_each_runs_any_per_device_call(sim: Simulator, epmm: EpmmClient) -
                == (OutcomeStatus.INVALID, "refused", 400) for u in android)
     assert {o.action for o in report.outcomes} == {"roaming"}
     assert set(sim.ledger.actions("ROAMING")) == set(ios)
+
+
+async def test_stop_during_a_rate_limit_wait_leaves_the_journal_resumable(
+    make_client: MakeClient, tmp_path: object
+) -> None:
+    # Workers take a device, mark it pending, then wait for the job's rate limit; the stop
+    # ends those waits before anything is sent. Those devices are CANCELLED, and the journal
+    # must agree: a resume sends them their (first) wipe instead of calling them UNKNOWN.
+    from pathlib import Path
+
+    from epmm_async.ops import Journal
+
+    journal = Path(str(tmp_path)) / "wipe.journal"
+    async with Simulator(devices=100, seed=2) as sim:
+        targets = active(sim, 10)
+        async with make_client(sim) as epmm:
+            stop = anyio.Event()
+            outcomes = []
+            stream = epmm.ops.stream_fan_out(
+                "wipe", targets, rate=0.5, concurrency=4,
+                settings=JobSettings(journal=str(journal), stop=stop),
+            )
+            async with aclosing(stream) as items:
+                async for outcome in items:
+                    outcomes.append(outcome)
+                    stop.set()
+            sent = set(sim.received.destructive_counts("WIPE"))
+            assert sorted(o.device for o in outcomes) == sorted(targets)
+            for o in outcomes:
+                if o.device not in sent:
+                    assert o.status is OutcomeStatus.CANCELLED, o
+            snapshot = Journal.read(journal)
+            assert "pending" not in snapshot.counts, dict(snapshot.counts)
+            resumed = await epmm.ops.fan_out(
+                "wipe", targets, settings=JobSettings(journal=str(journal))
+            )
+        assert resumed.count(OutcomeStatus.SUCCEEDED) == len(targets), resumed.counts
+        assert sim.received.destructive_counts("WIPE") == dict.fromkeys(targets, 1)
+        assert sim.received.violations() == []

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import inspect
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 
@@ -47,11 +50,11 @@ async def test_item10_job_rate_limits_that_job_only() -> None:
         await fake.wait_for(lambda: len(fake.of("bulk:LOCK")) >= 1)
         during = await _time_plain_calls(epmm)  # at 2/s, ten calls would take 4.5 s
         report = await job
+        assert during < 2.0, f"plain calls during the job were throttled ({during:.1f}s)"
         assert report.count(OutcomeStatus.SUCCEEDED) == 4
-        assert getattr(epmm.transport, "rate_limiter", None) is limiter
         after = await _time_plain_calls(epmm)
-    assert during < 2.0, f"plain calls during the job were throttled ({during:.1f}s)"
-    assert after < 2.0, f"plain calls after the job were throttled ({after:.1f}s)"
+        assert after < 2.0, f"plain calls after the job were throttled ({after:.1f}s)"
+        assert getattr(epmm.transport, "rate_limiter", None) is limiter
 
 
 async def test_item10_job_settings_do_not_change_bulk_concurrency() -> None:
@@ -84,55 +87,75 @@ async def test_item10_form_body_send_message_chunks_by_count_only() -> None:
     assert report.count(OutcomeStatus.SUCCEEDED) == 500
 
 
+KNOB_CASES: dict[str, Callable[[Operations, list[str]], Awaitable[object]]] = {
+    "bulk max_uuids=0": lambda ops, d: ops.bulk("LOCK", d, max_uuids=0),
+    "bulk concurrency=0": lambda ops, d: ops.bulk("LOCK", d, concurrency=0),
+    "bulk rate=0": lambda ops, d: ops.bulk("LOCK", d, rate=0),
+    "bulk rate=-1": lambda ops, d: ops.bulk("LOCK", d, rate=-1),
+    "fan_out concurrency=0": lambda ops, d: ops.fan_out("wakeup", d, concurrency=0),
+    "fan_out rate=0": lambda ops, d: ops.fan_out("wakeup", d, rate=0),
+    "fan_out rate=-1": lambda ops, d: ops.fan_out("wakeup", d, rate=-1),
+    "each concurrency=0": lambda ops, d: ops.each("wakeup", d, _no_call, concurrency=0),
+    "each rate=-1": lambda ops, d: ops.each("wakeup", d, _no_call, rate=-1),
+    "send_message concurrency=0": lambda ops, d: ops.send_message(
+        d, message="hi", mode="pns", concurrency=0),
+    "send_message rate=0": lambda ops, d: ops.send_message(  # type: ignore[call-arg]
+        d, message="hi", mode="pns", rate=0),
+    "locate_now concurrency=0": lambda ops, d: ops.locate_now(
+        d, concurrency=0, deadline=1, interval=0.1),
+    "locate_now rate=-1": lambda ops, d: ops.locate_now(  # type: ignore[call-arg]
+        d, rate=-1, deadline=1, interval=0.1),
+}
+
+
+async def _no_call(device: object) -> object:
+    raise AssertionError(f"a job with an invalid knob made a call for {device}")
+
+
+def _knob_case(url: str, name: str, result: list[str], done: Callable[[], None]) -> None:
+    """Run one case in this thread's own event loop; append what went wrong (or "")."""
+
+    async def run() -> None:
+        async with client(url) as epmm:
+            await KNOB_CASES[name](epmm.ops, uuids(3))
+
+    try:
+        asyncio.run(run())
+    except ValidationError:
+        result.append("")
+    except BaseException as exc:  # reported by the test
+        result.append(f"{type(exc).__name__}: {exc}")
+    else:
+        result.append("accepted")
+    finally:
+        done()
+
+
 async def test_item10_zero_and_negative_knobs_are_validation_errors_before_sending() -> None:
     """Item 10: "`max_uuids=0` silently means the default; `rate` is missing on some
     operations"; the fix: "`rate` and `concurrency` on every operation ... zero or negative
-    values are a `ValidationError`" (before anything is sent)."""
+    values are a `ValidationError`" (before anything is sent). Each case runs in a thread of
+    its own, so one that never ends (``concurrency=0`` on the old code) is reported too."""
     fake = FakeEpmm()
-    devices = uuids(3)
-    async with serving(fake) as url, client(url) as epmm:
-        ops = epmm.ops
-
-        async def wake(device: object) -> object:
-            return await epmm.devices.wakeup(device)  # type: ignore[arg-type]
-
-        cases: dict[str, Callable[[], Awaitable[object]]] = {
-            "bulk max_uuids=0": lambda: ops.bulk("LOCK", devices, max_uuids=0),
-            "bulk concurrency=0": lambda: ops.bulk("LOCK", devices, concurrency=0),
-            "bulk rate=0": lambda: ops.bulk("LOCK", devices, rate=0),
-            "bulk rate=-1": lambda: ops.bulk("LOCK", devices, rate=-1),
-            "fan_out concurrency=0": lambda: ops.fan_out("wakeup", devices, concurrency=0),
-            "fan_out rate=0": lambda: ops.fan_out("wakeup", devices, rate=0),
-            "fan_out rate=-1": lambda: ops.fan_out("wakeup", devices, rate=-1),
-            "each concurrency=0": lambda: ops.each("wakeup", devices, wake, concurrency=0),
-            "each rate=-1": lambda: ops.each("wakeup", devices, wake, rate=-1),
-            "send_message concurrency=0": lambda: ops.send_message(
-                devices, message="hi", mode="pns", concurrency=0),
-            "send_message rate=0": lambda: ops.send_message(  # type: ignore[call-arg]
-                devices, message="hi", mode="pns", rate=0),
-            "locate_now concurrency=0": lambda: ops.locate_now(
-                devices, concurrency=0, deadline=1, interval=0.1),
-            "locate_now rate=-1": lambda: ops.locate_now(  # type: ignore[call-arg]
-                devices, rate=-1, deadline=1, interval=0.1),
-        }
-        wrong: list[str] = []
-        for name, run in cases.items():
+    wrong: list[str] = []
+    async with serving(fake) as url:
+        for name in KNOB_CASES:
             sent = len(fake.hits)
-            try:
-                await asyncio.wait_for(run(), 10)
-            except ValidationError:
-                pass
-            except TimeoutError:
+            result: list[str] = []
+            ended = asyncio.Event()
+            signal_end = functools.partial(asyncio.get_running_loop().call_soon_threadsafe,
+                                           ended.set)
+            threading.Thread(target=_knob_case, daemon=True,
+                             args=(url, name, result, signal_end)).start()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), 10)
+            if not result:
                 wrong.append(f"{name}: still running after 10 s")
-                continue
-            except Exception as exc:
-                wrong.append(f"{name}: {type(exc).__name__}: {exc}")
-                continue
-            else:
-                wrong.append(f"{name}: accepted")
+            elif result[0]:
+                wrong.append(f"{name}: {result[0]}")
             if len(fake.hits) != sent:
                 wrong.append(f"{name}: {len(fake.hits) - sent} request(s) sent")
-    assert wrong == []
+    assert not wrong, "\n".join(wrong)
 
 
 def test_item10_every_operation_takes_rate_and_concurrency() -> None:
@@ -184,7 +207,7 @@ async def test_item11_lone_surrogate_is_a_validation_error_before_sending() -> N
                 wrong.append(f"{name}: {type(exc).__name__}")
             else:
                 wrong.append(f"{name}: accepted")
-    assert wrong == []
+    assert not wrong, "\n".join(wrong)
     assert fake.hits == [], f"{len(fake.hits)} request(s) sent"
 
 
