@@ -9,6 +9,7 @@ __all__ = [
     "ClientClosedError",
     "ConnectError",
     "DecodeError",
+    "DeviceLookupError",
     "DeviceNotFound",
     "EpmmError",
     "ForbiddenError",
@@ -186,6 +187,17 @@ class JobInterrupted(EpmmError):
     def __init__(self, message: str, *, last_error: EpmmError | None = None) -> None:
         super().__init__(message)
         self.last_error = last_error
+
+
+class DeviceLookupError(EpmmError):
+    """A job named devices both by uuid and by MAC, and a MAC could not be looked up: whether
+    it names a device also named by uuid cannot be told, so the job was refused before
+    anything was sent. ``mac`` is the first such MAC and ``cause`` its look-up's error."""
+
+    def __init__(self, message: str, *, mac: str, cause: EpmmError) -> None:
+        super().__init__(message)
+        self.mac = mac
+        self.cause = cause
 
 
 class JournalError(EpmmError):

@@ -32,6 +32,7 @@ from ..errors import (
     ApiError,
     ClientClosedError,
     DecodeError,
+    DeviceLookupError,
     EpmmError,
     JobInterrupted,
     JournalError,
@@ -64,7 +65,13 @@ def may_have_applied(error: EpmmError) -> bool:
     if error.earlier_attempt_may_have_applied:
         return True
     if isinstance(
-        error, JobInterrupted | ValidationError | WaiterTimeout | JournalError | ClientClosedError
+        error,
+        JobInterrupted
+        | ValidationError
+        | WaiterTimeout
+        | JournalError
+        | ClientClosedError
+        | DeviceLookupError,
     ):
         return False
     if isinstance(error, TransportError):

@@ -474,8 +474,20 @@ def decode_countries(body: bytes, fmt: ResponseFormat) -> list[Country]:
 
 
 def decode_action(body: bytes, fmt: ResponseFormat) -> ActionResult:
-    """The answer of retire, lock, unlock, wipe, wakeup or re-push."""
+    """The answer of retire, lock, unlock, wipe, wakeup or re-push.
+
+    The document's answers always carry the device's uuid or a message (unlock: passcodes);
+    a 2xx with none of them (``{}``, a login page's JSON) is not an answer: DecodeError, so
+    an outcome built on it is UNKNOWN, never SUCCEEDED.
+    """
     env = _unwrapped(_decode(body, fmt, _ActionEnvelope))
+    if (
+        not _strip(env.device_uuid)
+        and not _texts(env.messages)
+        and env.passcodes is None
+        and env.unlock_passcode is None
+    ):
+        raise DecodeError("the answer carries none of the API's fields (deviceUuid, messages)")
     return ActionResult(
         device_uuid=_strip(env.device_uuid),
         messages=_texts(env.messages),

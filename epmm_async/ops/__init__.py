@@ -24,7 +24,7 @@ import anyio
 from ..core import requests
 from ..core.actions import ACTIONS, action_spec
 from ..enums import BulkAction, MessageMode
-from ..errors import EpmmError, JobInterrupted, ValidationError
+from ..errors import DeviceLookupError, EpmmError, JobInterrupted, ValidationError
 from ..models import Device
 from ..pacing import Halt, JobScope, job_scope
 from ..validation import MacAddress, validate_text, validate_uuid
@@ -127,6 +127,9 @@ class Operations:
 
         Returns the keys (deduplicated), the MAC each resolved uuid was named by, and the
         outcomes of MACs that name no device (INVALID) or could not be looked up (FAILED).
+        A job that also names devices by uuid cannot tell whether an unresolved MAC is one
+        of them: it is refused (:class:`~epmm_async.errors.DeviceLookupError`), since one
+        device must get one outcome.
         """
         macs = [k for k in keys if _is_mac(k)]
         if not macs or (not always and len(macs) == len(keys)):
@@ -135,6 +138,7 @@ class Operations:
         early: list[Outcome] = []
         limiter = anyio.CapacityLimiter(_RESOLVE_CONCURRENCY)
         halt = Halt()
+        errors_of: dict[str, EpmmError] = {}
 
         async def look_up(mac: str) -> None:
             async with limiter:
@@ -144,6 +148,7 @@ class Operations:
                 except EpmmError as exc:
                     # A read failed: nothing was acted on, so the device is FAILED (safe
                     # to run again), never UNKNOWN.
+                    errors_of[mac] = exc
                     stopped = isinstance(exc, JobInterrupted)
                     early.append(Outcome(
                         device=mac, action=action,
@@ -165,6 +170,17 @@ class Operations:
                 for mac in macs:
                     lookups.start_soon(look_up, mac)
             tg.cancel_scope.cancel()
+        # Failed, or cut short by a stop: either way the MAC was not resolved.
+        failures = [o for o in early if o.status is not OutcomeStatus.INVALID]
+        if failures and len(macs) < len(keys):
+            first = failures[0]
+            raise DeviceLookupError(
+                f"{len(failures)} MAC address(es) could not be looked up, so whether they "
+                f"name devices also named by uuid cannot be told; nothing was sent "
+                f"(first: {first.device}: {first.error})",
+                mac=first.device,
+                cause=errors_of[first.device],
+            )
         resolved: dict[str, None] = {}
         named_by: dict[str, str] = {}
         for key in keys:
@@ -238,7 +254,6 @@ class Operations:
 
             return JobPlan(
                 action=spec.name,
-                identity={"action": spec.name, "reason": ""},
                 keys=keys,
                 make_units=units,
                 unit_keys=list,
@@ -250,7 +265,7 @@ class Operations:
                 early=early,
             )
 
-        return run_job(self._client.runs, prepare, job)
+        return run_job(self._client.runs, {"action": spec.name, "reason": ""}, prepare, job)
 
     def stream_send_message(
         self,
@@ -304,8 +319,6 @@ class Operations:
 
             return JobPlan(
                 action=spec.name,
-                identity={"action": spec.name, "message": message, "mode": kind.value,
-                          "subject": subject or ""},
                 keys=keys,
                 make_units=units,
                 unit_keys=list,
@@ -318,7 +331,9 @@ class Operations:
                 rate=job_rate,
             )
 
-        return run_job(self._client.runs, prepare, job)
+        identity = {"action": spec.name, "message": message, "mode": kind.value,
+                    "subject": subject or ""}
+        return run_job(self._client.runs, identity, prepare, job)
 
     # -- per-device fan-out ----------------------------------------------------------------------
 
@@ -405,7 +420,6 @@ class Operations:
                                                         stop=job.stop)
             return JobPlan(
                 action=name,
-                identity={"action": name, **params},
                 keys=keys,
                 make_units=lambda todo: todo,
                 unit_keys=lambda key: [key],
@@ -416,7 +430,7 @@ class Operations:
                 early=early,
             )
 
-        return run_job(self._client.runs, prepare, job)
+        return run_job(self._client.runs, {"action": name, **params}, prepare, job)
 
     # -- locate-now ------------------------------------------------------------------------------
 
@@ -447,7 +461,6 @@ class Operations:
             limiter = anyio.CapacityLimiter(cap)
             return JobPlan(
                 action=spec.name,
-                identity={"action": spec.name},
                 keys=keys,
                 make_units=lambda todo: todo,
                 unit_keys=lambda key: [key],
@@ -460,7 +473,7 @@ class Operations:
                 early=early,
             )
 
-        return run_job(self._client.runs, prepare, job)
+        return run_job(self._client.runs, {"action": spec.name}, prepare, job)
 
     bulk = _reducer(stream_bulk, ":meth:`stream_bulk` reduced to a :class:`BulkReport`.")
     send_message = _reducer(

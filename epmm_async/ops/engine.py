@@ -29,7 +29,6 @@ from collections.abc import (
     AsyncIterable,
     Awaitable,
     Callable,
-    Coroutine,
     Iterable,
 )
 from dataclasses import dataclass, field
@@ -67,7 +66,8 @@ log = structlog.get_logger("epmm_async.ops")
 U = TypeVar("U")
 
 _CLOSE_GRACE = 2.0
-"""Seconds a closing client lets a halted run hand its last outcomes to its consumer."""
+"""Seconds a closing client waits, at most, for a halted run's attempts on the wire before
+it releases the run's hand-overs (the attempts still finish and are journalled)."""
 
 
 def check_positive(value: object, what: str, *, integer: bool) -> None:
@@ -123,8 +123,6 @@ class JobPlan(Generic[U]):
 
     action: str
     """The registry's name of the action (``wipe``), in outcomes and the journal."""
-    identity: dict[str, str]
-    """The journal's identity of the job: the action and its parameters."""
     keys: list[str]
     """The devices, deduplicated, in order."""
     make_units: Callable[[list[str]], list[U]]
@@ -176,18 +174,15 @@ class Runs:
 
     def __init__(self) -> None:
         """No runs yet."""
-        self._live: dict[asyncio.Task[None], tuple[Halt, Callable[[str], None]]] = {}
+        self._live: dict[asyncio.Task[None], _Run[Any]] = {}
         self._closed = False
 
-    def spawn(
-        self, body: Coroutine[Any, Any, None], halt: Halt, abandon: Callable[[str], None]
-    ) -> asyncio.Task[None]:
-        """Start a run's task; ``abandon(reason)`` halts it and releases its hand-overs."""
+    def spawn(self, run: _Run[Any]) -> asyncio.Task[None]:
+        """Start a run's task."""
         if self._closed:
-            body.close()
             raise ClientClosedError("the client is closed; create a new EpmmClient")
-        task = asyncio.get_running_loop().create_task(body)
-        self._live[task] = (halt, abandon)
+        task = asyncio.get_running_loop().create_task(run.run())
+        self._live[task] = run
         task.add_done_callback(lambda t: self._live.pop(t, None))
         return task
 
@@ -197,13 +192,17 @@ class Runs:
     async def close(self) -> None:
         """Halt every live run and wait for its attempts on the wire to end."""
         self._closed = True
-        for task, (halt, abandon) in list(self._live.items()):
-            # A consumer still reading gets the rest of its outcomes (CANCELLED); one that
-            # went away without closing its stream is let go after a grace period.
-            halt.set("the client was closed")
+        for task, run in list(self._live.items()):
+            # Halted, the run's attempts on the wire finish; a consumer still reading gets
+            # its outcomes meanwhile. Then the hand-overs are released, so a stream left
+            # without being closed cannot hold the close up.
+            run.halt.set("the client was closed")
+            deadline = time.monotonic() + _CLOSE_GRACE
             with anyio.CancelScope(shield=True):
-                await asyncio.wait({task}, timeout=_CLOSE_GRACE)
-            abandon("the client was closed")
+                while not task.done() and run.in_flight and time.monotonic() < deadline:
+                    await asyncio.wait({task}, timeout=0.01)
+                await asyncio.sleep(0)
+            run.abandon("the client was closed")
             await wait_for_run(task)
 
 
@@ -310,6 +309,8 @@ class _Run(Generic[U]):
         self.error: BaseException | None = None
         self._position = 0
         self._journal_broken = False
+        self.in_flight = 0
+        """Units being attempted now (their requests may be on the wire)."""
 
     def abandon(self, reason: str) -> None:
         """The consumer is gone: halt, and let blocked hand-overs fail at once."""
@@ -335,6 +336,12 @@ class _Run(Generic[U]):
             while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
                 exc = exc.exceptions[0]  # type: ignore[assignment]
             self.fail(exc)
+        finally:
+            # The run ends the journal's use: a stream abandoned without being closed must
+            # not keep the file locked once its job is over (or the client closed).
+            if self.journal is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.journal.close()
 
     async def _watch_stop(self, stop: anyio.Event) -> None:
         await stop.wait()
@@ -384,6 +391,7 @@ class _Run(Generic[U]):
                 self.fail(exc)
                 return self._not_attempted(unit)
         started = time.monotonic()
+        self.in_flight += 1
         with job_scope(self.scope):
             try:
                 result = await self.plan.handle(unit)
@@ -407,6 +415,8 @@ class _Run(Generic[U]):
                         for k in keys
                     ]
                 )
+            finally:
+                self.in_flight -= 1
         self.tracker.observe(result)
         if self.tracker.aborted is not None:
             self.halt.set(self.tracker.aborted)
@@ -438,17 +448,21 @@ def _with_action(outcome: Outcome, action: str) -> Outcome:
 
 async def run_job(
     runs: Runs,
+    identity: dict[str, str],
     prepare: Callable[[], Awaitable[JobPlan[U]]],
     settings: JobSettings,
 ) -> AsyncGenerator[Outcome, None]:
-    """Prepare a job (validation, MAC resolution: nothing destructive), then run it and
-    yield one outcome per device, those carried over from the journal first.
+    """Open the job's journal (``identity``: the action and its parameters), prepare the job
+    (validation, MAC look-ups: nothing that acts), then run it and yield one outcome per
+    device, those carried over from the journal first.
 
-    Closing the generator early, or abandoning it, halts the job (see the module doc).
+    The journal is opened first, so a journal held by another run or written for another
+    job refuses the job before any request, reads included. Closing the generator early, or
+    abandoning it, halts the job (see the module doc).
     """
-    plan = await prepare()
-    journal = await Journal.open(settings.journal, plan.identity) if settings.journal else None
+    journal = await Journal.open(settings.journal, identity) if settings.journal else None
     try:
+        plan = await prepare()
         carried: list[Outcome] = []
         todo: list[str] = list(plan.keys)
         if journal is not None:
@@ -483,7 +497,7 @@ async def run_job(
         units = plan.make_units(todo)
         if units:
             run = _Run(plan, units, settings, tracker, journal)
-            task = runs.spawn(run.run(), run.halt, run.abandon)
+            task = runs.spawn(run)
             try:
                 try:
                     async for batch in run.receive:

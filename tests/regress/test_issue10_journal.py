@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import signal
 import sys
@@ -26,6 +27,7 @@ from regress_support import (
     uuids,
 )
 
+from epmm_async import EpmmClient
 from epmm_async.ops import JobSettings, OutcomeStatus
 
 RUNNER = Path(__file__).with_name("regress_job.py")
@@ -59,33 +61,38 @@ async def test_item01_second_run_in_another_task_fails_fast_and_sends_nothing(
 ) -> None:
     """Item 1: "One run at a time per job: a second run (another process or task) fails fast
     with a clear error and sends nothing. A terminal record is never downgraded (SUCCEEDED/
-    INVALID/UNKNOWN are never overwritten by a later FAILED or CANCELLED)"."""
+    INVALID/UNKNOWN are never overwritten by a later FAILED or CANCELLED)". Seeded trials
+    start the second run at a random point of the first."""
     journal_error = error_type("JournalError")
-    fake = FakeEpmm(delay=0.02)
-    devices = uuids(20)
-    journal = str(tmp_path / "wipe.journal")
-    async with serving(fake) as url, client(url) as first, \
-            client(url, user_agent="second-run") as second:
-        run1 = asyncio.create_task(first.ops.fan_out(
-            "wipe", devices, settings=JobSettings(journal=journal), concurrency=2))
-        await fake.wait_for(lambda: len(fake.of("wipe")) >= 1)
-        try:
-            started = time.monotonic()
-            with pytest.raises(journal_error):
-                await second.ops.fan_out(
-                    "wipe", devices, settings=JobSettings(journal=journal), concurrency=2)
-            assert time.monotonic() - started < 5, "the second run did not fail fast"
-        finally:
-            report = await run1
-        from_second = [h for h in fake.hits if h.headers.get("User-Agent") == "second-run"]
-        assert from_second == [], f"the second run sent {len(from_second)} request(s)"
-        assert [o.status for o in report.outcomes] == [SUCCEEDED] * len(devices)
-        assert max(fake.destructive_received().values()) == 1, "a device got two wipes"
-        # The first run's records stand: the documented resume sends nothing.
-        sent = len(fake.hits)
-        again = await first.ops.fan_out("wipe", devices, settings=JobSettings(journal=journal))
-        assert len(fake.hits) == sent, "the resume wiped again"
-        assert all(o.status is SUCCEEDED and o.from_journal for o in again.outcomes)
+    for seed in range(4):
+        rng = random.Random(seed)
+        fake = FakeEpmm(delay=rng.uniform(0.01, 0.03))
+        devices = uuids(20)
+        journal = str(tmp_path / f"wipe-{seed}.journal")
+        async with serving(fake) as url, client(url) as first, \
+                client(url, user_agent="second-run") as second:
+            run1 = asyncio.create_task(first.ops.fan_out(
+                "wipe", devices, settings=JobSettings(journal=journal), concurrency=2))
+            start_after = rng.randint(1, 8)
+            await fake.wait_for(lambda f=fake, n=start_after: len(f.of("wipe")) >= n)
+            try:
+                started = time.monotonic()
+                with pytest.raises(journal_error):
+                    await second.ops.fan_out(
+                        "wipe", devices, settings=JobSettings(journal=journal), concurrency=2)
+                assert time.monotonic() - started < 5, "the second run did not fail fast"
+            finally:
+                report = await run1
+            from_second = [h for h in fake.hits if h.headers.get("User-Agent") == "second-run"]
+            assert from_second == [], f"seed {seed}: the second run sent {len(from_second)}"
+            assert [o.status for o in report.outcomes] == [SUCCEEDED] * len(devices)
+            assert max(fake.destructive_received().values()) == 1, "a device got two wipes"
+            # The first run's records stand: the documented resume sends nothing.
+            sent = len(fake.hits)
+            again = await first.ops.fan_out("wipe", devices,
+                                            settings=JobSettings(journal=journal))
+            assert len(fake.hits) == sent, f"seed {seed}: the resume wiped again"
+            assert all(o.status is SUCCEEDED and o.from_journal for o in again.outcomes)
 
 
 async def test_item01_second_run_in_another_process_fails_fast_and_sends_nothing(
@@ -132,39 +139,45 @@ async def test_item02_error_after_the_request_left_leaves_it_unknown_not_cancell
     """Item 2: a failure after the request left (here the per-device call raising a
     non-EpmmError, the caller's own timeout) must not turn the pending mark into CANCELLED:
     "a unit whose request may have left is never recorded CANCELLED"; the resume does not
-    wipe it again."""
-    fake = FakeEpmm()
-    devices = uuids(3)
-    journal = str(tmp_path / "wipe.journal")
-    async with serving(fake) as url, client(url) as epmm:
+    wipe it again. Seeded trials vary the device that fails and the concurrency."""
+    for seed in range(5):
+        rng = random.Random(seed)
+        fake = FakeEpmm(delay=rng.choice([0.0, 0.01]))
+        devices = uuids(5)
+        failing = rng.choice(devices)
+        concurrency = rng.choice([1, 2, 3])
+        journal = str(tmp_path / f"wipe-{seed}.journal")
+        async with serving(fake) as url, client(url) as epmm:
 
-        async def wipe_then_time_out(device: object) -> object:
-            result = await epmm.devices.wipe(device)  # type: ignore[arg-type]
-            if str(device) == devices[0]:
-                raise TimeoutError("the caller's own timeout, after the request left")
-            return result
+            async def wipe_then_time_out(device: object, epmm: EpmmClient = epmm,
+                                         failing: str = failing) -> object:
+                result = await epmm.devices.wipe(device)  # type: ignore[arg-type]
+                if str(device) == failing:
+                    raise TimeoutError("the caller's own timeout, after the request left")
+                return result
 
-        first: list[object] = []
-        try:
-            async for outcome in epmm.ops.stream_each(
-                "wipe", devices, wipe_then_time_out, destructive=True,
+            try:
+                async for _ in epmm.ops.stream_each(
+                    "wipe", devices, wipe_then_time_out, destructive=True,
+                    job_params={"reason": ""}, settings=JobSettings(journal=journal),
+                    concurrency=concurrency,
+                ):
+                    pass
+            except Exception:  # the error may end the stream; what matters is the journal
+                pass
+            assert fake.destructive_received()[failing] == 1
+
+            resumed = await epmm.ops.each(
+                "wipe", devices, epmm.devices.wipe, destructive=True,
                 job_params={"reason": ""}, settings=JobSettings(journal=journal),
-                concurrency=1,
-            ):
-                first.append(outcome)
-        except Exception:  # the error may end the stream; what matters is the journal
-            pass
-        assert fake.destructive_received()[devices[0]] == 1
-
-        resumed = await epmm.ops.each(
-            "wipe", devices, epmm.devices.wipe, destructive=True, job_params={"reason": ""},
-            settings=JobSettings(journal=journal), concurrency=1,
-        )
+                concurrency=concurrency,
+            )
         received = fake.destructive_received()
-        assert received[devices[0]] == 1, "the resume wiped the device a second time"
-        assert max(received.values()) == 1
+        assert received[failing] == 1, f"seed {seed}: the resume wiped {failing} again"
+        assert max(received.values()) == 1, f"seed {seed}: {received}"
         by_device = {o.device: o for o in resumed.outcomes}
-        assert by_device[devices[0]].status is UNKNOWN, by_device[devices[0]]
+        assert sorted(by_device) == devices
+        assert by_device[failing].status is UNKNOWN, by_device[failing]
 
 
 # -- item 5 --------------------------------------------------------------------------------------
@@ -236,32 +249,32 @@ def test_item05_cli_unlock_on_a_lock_journal_exits_2_and_sends_nothing(tmp_path:
 # -- item 14 -------------------------------------------------------------------------------------
 
 
-async def test_item14_copy_of_the_journal_file_alone_after_sigkill_resumes_safely(
-    tmp_path: Path,
-) -> None:
-    """Item 14: "The journal is one file to the user: a copy of that file alone, taken after
-    a kill, resumes safely": no wipe the killed run sent is sent again."""
-    answered = 10
+async def _kill_copy_resume(tmp_path: Path, rng: random.Random) -> None:
+    answered = rng.randint(1, 12)
+    concurrency = rng.choice([1, 3])
     release = asyncio.Event()
+    ok: list[str] = []
 
-    async def hold_after_ten(hit: Hit) -> None:
-        if hit.kind == "wipe" and hit.headers.get("User-Agent") == "regress-subprocess" and (
-            len([h for h in fake.of("wipe") if h.seq <= hit.seq]) > answered
-        ):
-            await release.wait()  # the killed run's last wipe is on the wire, never answered
+    async def hold_after_answered(hit: Hit) -> None:
+        if hit.kind != "wipe" or hit.headers.get("User-Agent") != "regress-subprocess":
+            return
+        if len(ok) < answered:
+            ok.append(hit.target)
+        else:
+            await release.wait()  # on the wire when the run is killed, never answered
 
-    fake = FakeEpmm(answer=hold_after_ten)
-    devices = uuids(30)
+    fake = FakeEpmm(answer=hold_after_answered)
+    devices = uuids(24)
     journal = tmp_path / "run" / "wipe.journal"
     journal.parent.mkdir()
     report = tmp_path / "killed.jsonl"
     async with serving(fake) as url:
-        proc = await _start_job(url, "wipe", "fan_out", journal, devices, report)
+        proc = await _start_job(url, "wipe", "fan_out", journal, devices, report, concurrency)
         try:
             await fake.wait_for(
                 lambda: _lines(report) >= answered and len(fake.of("wipe")) > answered,
                 within=30)
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(rng.uniform(0, 0.05))
         finally:
             if proc.returncode is None:
                 proc.send_signal(signal.SIGKILL)
@@ -271,21 +284,34 @@ async def test_item14_copy_of_the_journal_file_alone_after_sigkill_resumes_safel
         copy.parent.mkdir()
         shutil.copyfile(journal, copy)  # the file alone: nothing beside it
         release.set()
-        sent_by_killed_run = set(fake.destructive_received())
-        assert len(sent_by_killed_run) == answered + 1
+        on_the_wire = set(fake.destructive_received()) - set(ok)
+        assert on_the_wire, "the kill found no wipe on the wire"
 
         async with client(url) as epmm:
             resumed = await epmm.ops.fan_out("wipe", devices, settings=JobSettings(
                 journal=str(copy)))
-        received = fake.destructive_received()
-        twice = sorted(d for d, n in received.items() if n > 1)
-        assert twice == [], f"{len(twice)} device(s) wiped again after the resume"
-        assert len(resumed.outcomes) == len(devices)
-        by_device = {o.device: o for o in resumed.outcomes}
-        for device in devices[:answered]:
-            assert by_device[device].status is SUCCEEDED and by_device[device].from_journal
-        assert by_device[devices[answered]].status is UNKNOWN  # sent, never answered
-        assert set(received) == set(devices)
+    received = fake.destructive_received()
+    twice = sorted(d for d, n in received.items() if n > 1)
+    assert twice == [], f"{len(twice)} device(s) wiped again after the resume"
+    assert sorted(o.device for o in resumed.outcomes) == devices
+    by_device = {o.device: o for o in resumed.outcomes}
+    for device in ok:
+        assert by_device[device].status is SUCCEEDED and by_device[device].from_journal
+    for device in on_the_wire:
+        assert by_device[device].status is UNKNOWN  # sent, never answered: not resent
+    assert set(received) == set(devices)
+
+
+async def test_item14_copy_of_the_journal_file_alone_after_sigkill_resumes_safely(
+    tmp_path: Path,
+) -> None:
+    """Item 14: "The journal is one file to the user: a copy of that file alone, taken after
+    a kill, resumes safely": no wipe the killed run sent is sent again. Seeded trials vary the
+    kill point and the concurrency."""
+    for seed in range(3):
+        trial = tmp_path / f"trial-{seed}"
+        trial.mkdir()
+        await _kill_copy_resume(trial, random.Random(seed))
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "directory"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -35,17 +36,29 @@ INVALID = OutcomeStatus.INVALID
 async def test_item03_one_device_by_uuid_and_mac_gets_one_wipe_and_one_outcome() -> None:
     """Item 3: "One device named twice (... in the library, a uuid and a `MacAddress` of the
     same device) gets two wipes and two outcomes"; the fix: "One device, one request, one
-    outcome, also when it is named by uuid and by MAC"."""
-    fake = FakeEpmm(macs={mac(1): uuid(1), mac(2): uuid(2)})
-    async with serving(fake) as url, client(url) as epmm:
-        report = await epmm.ops.fan_out(
-            "wipe", [uuid(1), MacAddress(mac(1)), MacAddress(mac(2)), uuid(2)])
-    received = fake.destructive_received()
-    assert received == {uuid(1): 1, uuid(2): 1}, received
-    assert len(report.outcomes) == 2, [o.device for o in report.outcomes]
-    assert sorted(o.device for o in report.outcomes) == [uuid(1), uuid(2)]
-    assert {o.status for o in report.outcomes} == {SUCCEEDED}
-    assert len(fake.of("by_mac")) <= 2  # one lookup per MAC at most
+    outcome, also when it is named by uuid and by MAC". Seeded trials name each device by
+    uuid, by MAC or both, in a random order."""
+    for seed in range(6):
+        rng = random.Random(seed)
+        count = 6
+        fake = FakeEpmm(macs={mac(i): uuid(i) for i in range(1, count + 1)})
+        names: list[str | MacAddress] = []
+        for i in range(1, count + 1):
+            forms: list[str | MacAddress] = [uuid(i), MacAddress(mac(i))]
+            names.extend(rng.sample(forms, rng.choice([1, 2, 2])))
+        if not any(isinstance(n, MacAddress) for n in names):
+            names.append(MacAddress(mac(1)))
+        if all(isinstance(n, MacAddress) for n in names):
+            names.append(uuid(1))
+        rng.shuffle(names)
+        async with serving(fake) as url, client(url) as epmm:
+            report = await epmm.ops.fan_out("wipe", names, concurrency=rng.choice([1, 4]))
+        received = fake.destructive_received()
+        assert received == {uuid(i): 1 for i in range(1, count + 1)}, (seed, received)
+        assert sorted(o.device for o in report.outcomes) == uuids(count), (
+            seed, [o.device for o in report.outcomes])
+        assert {o.status for o in report.outcomes} == {SUCCEEDED}
+        assert len(fake.of("by_mac")) <= count  # one lookup per MAC at most
 
 
 async def test_item03_bulk_resolves_macs_one_request_per_device() -> None:
