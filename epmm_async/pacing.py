@@ -88,12 +88,15 @@ class RateLimiter:
         return False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JobScope:
-    """What a job adds to each of its requests: its halt signal and its own rate limit."""
+    """What a job adds to each of its requests (one scope per unit of work): its halt
+    signal and its own rate limit; ``acted`` records whether an unsafe request of the unit
+    (wipe, retire, register, send-message) succeeded or may have been applied."""
 
     halt: Halt
     limiter: RateLimiter | None = None
+    acted: bool = False
 
 
 _SCOPE: contextvars.ContextVar[JobScope | None] = contextvars.ContextVar(

@@ -27,7 +27,7 @@ from yarl import URL
 from . import __version__
 from .core.decode import ResponseFormat, detect_format
 from .core.redact import redact_url
-from .core.requests import ApiRequest
+from .core.requests import ApiRequest, Safety
 from .core.responses import api_error, no_data_messages, parse_retry_after
 from .errors import (
     ApiError,
@@ -362,15 +362,23 @@ class Transport:
                 raise self._interrupted(req, made, maybe_applied, last)
             made += 1
             try:
-                return await attempt(made)
+                result = await attempt(made)
             except EpmmError as exc:
                 error = exc
+            else:
+                if scope is not None and req.safety is Safety.UNSAFE:
+                    scope.acted = True
+                return result
             delay = self.retry.next_delay(
                 req.safety, error, made, time.monotonic() - started, self._rng
             )
             if delay is None:
                 error.attempts = made
                 error.earlier_attempt_may_have_applied = maybe_applied
+                if scope is not None and req.safety is Safety.UNSAFE and (
+                    may_have_applied(error)
+                ):
+                    scope.acted = True
                 raise error
             maybe_applied = maybe_applied or may_have_applied(error)
             last = error
@@ -386,6 +394,8 @@ class Transport:
             if halt is None:
                 await asyncio.sleep(delay)
             elif not await halt.sleep(delay):
+                if scope is not None and req.safety is Safety.UNSAFE and maybe_applied:
+                    scope.acted = True
                 raise self._interrupted(req, made, maybe_applied, last)
 
     @asynccontextmanager
@@ -569,11 +579,13 @@ class Transport:
             headers = {k: v for k, v in resp.headers.items() if k in ("Location", "Retry-After")}
             raise self._status_error(req, resp.status, body, fmt, headers)
 
-        resp = await self._with_retries(req, attempt)
-        try:
-            yield self._chunks(resp, req, chunk_size)
-        finally:
-            resp.release()
+        # The stream holds its pooled connection until released: it holds a slot as long.
+        async with self._slot(req, 1):
+            resp = await self._with_retries(req, attempt)
+            try:
+                yield self._chunks(resp, req, chunk_size)
+            finally:
+                resp.release()
 
     async def _chunks(
         self, resp: aiohttp.ClientResponse, req: ApiRequest, chunk_size: int

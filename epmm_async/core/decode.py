@@ -186,10 +186,12 @@ class _RegistrationEnvelope(msgspec.Struct, rename="camel"):
 
 
 class _BulkEnvelope(msgspec.Struct, rename="camel"):
-    messages: Any = None
-    invalid_devices: Any = None
+    # A bulk success with nothing to report may omit every field (the field notes: an empty
+    # element arrives empty or missing), so ``{}`` is a possible answer and is accepted.
+    messages: Any = msgspec.UNSET
+    invalid_devices: Any = msgspec.UNSET
     passcodes: _PasscodeList | None = None
-    failed_devices: Any = None
+    failed_devices: Any = msgspec.UNSET
     message_sent_failed: Any = msgspec.UNSET
     wrapped: _BulkEnvelope | None = msgspec.field(default=None, name=ROOT_ELEMENT)
 
@@ -484,7 +486,7 @@ def decode_action(body: bytes, fmt: ResponseFormat) -> ActionResult:
     if (
         not _strip(env.device_uuid)
         and not _texts(env.messages)
-        and env.passcodes is None
+        and (env.passcodes is None or not _as_list(env.passcodes.passcode))
         and env.unlock_passcode is None
     ):
         raise DecodeError("the answer carries none of the API's fields (deviceUuid, messages)")
@@ -531,8 +533,12 @@ def decode_registration(body: bytes, fmt: ResponseFormat) -> Registration:
     )
 
 
+def _given(value: object) -> object:
+    return None if value is msgspec.UNSET else value
+
+
 def _invalid_list(env: _BulkEnvelope) -> list[str]:
-    found = list(_texts(env.invalid_devices))
+    found = list(_texts(_given(env.invalid_devices)))
     # The document's layout can be read as invalidDevices nested inside messages.
     if isinstance(env.messages, dict) and "invalidDevices" in env.messages:
         found.extend(_texts(env.messages["invalidDevices"]))
@@ -549,10 +555,10 @@ def decode_bulk(body: bytes, fmt: ResponseFormat) -> BulkResult:
     """The answer of one bulk-action request."""
     env = _unwrapped(_decode(body, fmt, _BulkEnvelope))
     return BulkResult(
-        messages=_message_only(env.messages),
+        messages=_message_only(_given(env.messages)),
         invalid_devices=_invalid_list(env),
         passcodes=_as_list(env.passcodes.passcode) if env.passcodes is not None else [],
-        failed_devices=list(_texts(env.failed_devices)),
+        failed_devices=list(_texts(_given(env.failed_devices))),
     )
 
 
@@ -565,7 +571,7 @@ def decode_message_result(body: bytes, fmt: ResponseFormat) -> MessageResult:
     flag = failed is not msgspec.UNSET and str(failed).strip().lower() != "false"
     invalid = _invalid_list(env)
     return MessageResult(
-        messages=_message_only(env.messages),
+        messages=_message_only(_given(env.messages)),
         invalid_devices=invalid,
         message_sent_failed=flag,
     )

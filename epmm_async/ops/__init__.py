@@ -174,10 +174,11 @@ class Operations:
         failures = [o for o in early if o.status is not OutcomeStatus.INVALID]
         if failures and len(macs) < len(keys):
             first = failures[0]
+            why = ("the job was stopped during the look-ups" if halt.is_set()
+                   else f"first: {first.device}: {first.error}")
             raise DeviceLookupError(
                 f"{len(failures)} MAC address(es) could not be looked up, so whether they "
-                f"name devices also named by uuid cannot be told; nothing was sent "
-                f"(first: {first.device}: {first.error})",
+                f"name devices also named by uuid cannot be told; nothing was sent ({why})",
                 mac=first.device,
                 cause=errors_of[first.device],
             )

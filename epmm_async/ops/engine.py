@@ -192,17 +192,23 @@ class Runs:
     async def close(self) -> None:
         """Halt every live run and wait for its attempts on the wire to end."""
         self._closed = True
-        for task, run in list(self._live.items()):
-            # Halted, the run's attempts on the wire finish; a consumer still reading gets
-            # its outcomes meanwhile. Then the hand-overs are released, so a stream left
-            # without being closed cannot hold the close up.
+        live = list(self._live.items())
+        # Every run is halted first, so none starts a request while another is awaited.
+        for _, run in live:
             run.halt.set("the client was closed")
-            deadline = time.monotonic() + _CLOSE_GRACE
-            with anyio.CancelScope(shield=True):
-                while not task.done() and run.in_flight and time.monotonic() < deadline:
-                    await asyncio.wait({task}, timeout=0.01)
-                await asyncio.sleep(0)
+        # Their attempts on the wire finish; a consumer still reading gets its outcomes
+        # meanwhile. Then the hand-overs are released, so a stream left without being
+        # closed cannot hold the close up.
+        deadline = time.monotonic() + _CLOSE_GRACE
+        with anyio.CancelScope(shield=True):
+            while time.monotonic() < deadline and any(
+                not task.done() and run.in_flight for task, run in live
+            ):
+                await asyncio.wait({task for task, _ in live}, timeout=0.01)
+            await asyncio.sleep(0)
+        for _, run in live:
             run.abandon("the client was closed")
+        for task, _ in live:
             await wait_for_run(task)
 
 
@@ -301,8 +307,7 @@ class _Run(Generic[U]):
         self.tracker = tracker
         self.journal = journal
         self.halt = Halt()
-        limiter = RateLimiter(plan.rate) if plan.rate is not None else None
-        self.scope = JobScope(self.halt, limiter)
+        self.limiter = RateLimiter(plan.rate) if plan.rate is not None else None
         self.send, self.receive = anyio.create_memory_object_stream[list[Outcome]](
             max_buffer_size=0
         )
@@ -392,7 +397,8 @@ class _Run(Generic[U]):
                 return self._not_attempted(unit)
         started = time.monotonic()
         self.in_flight += 1
-        with job_scope(self.scope):
+        scope = JobScope(self.halt, self.limiter)
+        with job_scope(scope):
             try:
                 result = await self.plan.handle(unit)
             except Exception as exc:
@@ -417,6 +423,16 @@ class _Run(Generic[U]):
                 )
             finally:
                 self.in_flight -= 1
+        if scope.acted and len(keys) == 1:
+            # One request for this device succeeded or may have applied (a call that makes
+            # several): a later refusal or halt does not make it "not applied". (A bulk
+            # chunk's requests each carry other devices: their outcomes say it per device.)
+            result.outcomes = [
+                replace(o, status=OutcomeStatus.UNKNOWN, reason=o.reason or "partly_sent",
+                        detail="an earlier request for this device may have been applied")
+                if o.status in (OutcomeStatus.CANCELLED, OutcomeStatus.FAILED) else o
+                for o in result.outcomes
+            ]
         self.tracker.observe(result)
         if self.tracker.aborted is not None:
             self.halt.set(self.tracker.aborted)
