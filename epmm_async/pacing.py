@@ -26,9 +26,11 @@ __all__ = ["Halt", "JobScope", "RateLimiter", "current_scope", "job_scope"]
 class Halt:
     """A one-way stop signal: once set, waits made through it return at once."""
 
-    def __init__(self) -> None:
-        """A signal not yet set."""
+    def __init__(self, also: anyio.Event | None = None) -> None:
+        """A signal not yet set; ``also`` (a caller's stop event) counts as setting it the
+        moment it is set (a watcher must still call :meth:`set` to wake the waits)."""
         self._event = anyio.Event()
+        self._also = also
         self.reason: str | None = None
 
     def set(self, reason: str = "stopped") -> None:
@@ -38,8 +40,8 @@ class Halt:
         self._event.set()
 
     def is_set(self) -> bool:
-        """True once :meth:`set` was called."""
-        return self._event.is_set()
+        """True once :meth:`set` was called (or ``also`` was set)."""
+        return self._event.is_set() or (self._also is not None and self._also.is_set())
 
     async def wait(self) -> None:
         """Return when the signal is set."""
@@ -47,7 +49,7 @@ class Halt:
 
     async def sleep(self, seconds: float) -> bool:
         """Sleep ``seconds``; return False (at once) if the signal is or becomes set."""
-        if self._event.is_set():
+        if self.is_set():
             return False
         if seconds <= 0:
             return True

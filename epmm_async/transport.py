@@ -310,8 +310,11 @@ class Transport:
         started = time.monotonic()
 
         async def attempt(number: int) -> Response:
-            async with self._slot(req, number):
+            await self._take_slot(req, number)
+            try:
                 status, fmt, body, headers = await self._exchange(session, req, number)
+            finally:
+                self._slots.release()
             elapsed = time.monotonic() - started
             if status < 300:
                 return Response(status, body, fmt, number, elapsed)
@@ -398,26 +401,27 @@ class Transport:
                     scope.acted = True
                 raise self._interrupted(req, made, maybe_applied, last)
 
-    @asynccontextmanager
-    async def _slot(self, req: ApiRequest, made: int) -> AsyncIterator[None]:
+    async def _take_slot(self, req: ApiRequest, made: int) -> None:
+        """Take a connection slot (release it with ``self._slots.release()``); inside a job,
+        wait for it where a halt can end the wait, and raise JobInterrupted if it does."""
         scope = current_scope()
         halt = scope.halt if scope is not None else None
         if halt is None:
-            async with self._slots:
-                yield
+            await self._slots.acquire()
             return
         while True:
             if halt.is_set():
                 raise self._interrupted(req, made - 1, False, None)
-            with anyio.move_on_after(0.05):
-                await self._slots.acquire()
+            try:
+                self._slots.acquire_nowait()
                 break
-        try:
-            if halt.is_set():
-                raise self._interrupted(req, made - 1, False, None)
-            yield
-        finally:
+            except anyio.WouldBlock:
+                with anyio.move_on_after(0.05):
+                    await self._slots.acquire()
+                    break
+        if halt.is_set():
             self._slots.release()
+            raise self._interrupted(req, made - 1, False, None)
 
     async def _pace(self, scope: JobScope | None) -> bool:
         # The client's limit, then the job's own: a job's rate never loosens the client's.
@@ -580,12 +584,15 @@ class Transport:
             raise self._status_error(req, resp.status, body, fmt, headers)
 
         # The stream holds its pooled connection until released: it holds a slot as long.
-        async with self._slot(req, 1):
+        await self._take_slot(req, 1)
+        try:
             resp = await self._with_retries(req, attempt)
             try:
                 yield self._chunks(resp, req, chunk_size)
             finally:
                 resp.release()
+        finally:
+            self._slots.release()
 
     async def _chunks(
         self, resp: aiohttp.ClientResponse, req: ApiRequest, chunk_size: int

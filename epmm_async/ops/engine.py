@@ -306,7 +306,7 @@ class _Run(Generic[U]):
         self.settings = settings
         self.tracker = tracker
         self.journal = journal
-        self.halt = Halt()
+        self.halt = Halt(also=settings.stop)
         self.limiter = RateLimiter(plan.rate) if plan.rate is not None else None
         self.send, self.receive = anyio.create_memory_object_stream[list[Outcome]](
             max_buffer_size=0
@@ -356,6 +356,11 @@ class _Run(Generic[U]):
         """The next unit, or, once halted, every unit left (they are settled together)."""
         if self._position >= len(self.units):
             return []
+        stop = self.settings.stop
+        if stop is not None and stop.is_set():
+            # Seen here too, not only by the watcher task: a stop set before the job (or
+            # before the watcher ran) must not let a first unit out.
+            self.halt.set("stopped")
         if self.halt.is_set() or self.tracker.aborted is not None:
             rest, self._position = self.units[self._position :], len(self.units)
             return rest
