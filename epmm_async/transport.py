@@ -353,8 +353,24 @@ class Transport:
     async def _with_retries(
         self, req: ApiRequest, attempt: Callable[[int], Awaitable[T]]
     ) -> T:
-        """The one retry loop: pace, attempt, and decide with the policy whether to go on."""
+        """The one retry loop (:meth:`_attempts`), and what it tells the job about the unit:
+        whether an unsafe request succeeded or may have been applied (``JobScope.acted``)."""
         scope = current_scope()
+        unsafe = scope if scope is not None and req.safety is Safety.UNSAFE else None
+        try:
+            result = await self._attempts(req, attempt, scope)
+        except EpmmError as error:
+            if unsafe is not None and may_have_applied(error):
+                unsafe.acted = True
+            raise
+        if unsafe is not None:
+            unsafe.acted = True
+        return result
+
+    async def _attempts(
+        self, req: ApiRequest, attempt: Callable[[int], Awaitable[T]], scope: JobScope | None
+    ) -> T:
+        """Pace, attempt, and decide with the policy whether to go on."""
         halt = scope.halt if scope is not None else None
         started = time.monotonic()
         made = 0
@@ -365,23 +381,19 @@ class Transport:
                 raise self._interrupted(req, made, maybe_applied, last)
             made += 1
             try:
-                result = await attempt(made)
+                return await attempt(made)
+            except JobInterrupted:
+                # Halted while waiting for a connection slot: this attempt never left; the
+                # facts are those of the attempts before it.
+                raise self._interrupted(req, made - 1, maybe_applied, last) from None
             except EpmmError as exc:
                 error = exc
-            else:
-                if scope is not None and req.safety is Safety.UNSAFE:
-                    scope.acted = True
-                return result
             delay = self.retry.next_delay(
                 req.safety, error, made, time.monotonic() - started, self._rng
             )
             if delay is None:
                 error.attempts = made
                 error.earlier_attempt_may_have_applied = maybe_applied
-                if scope is not None and req.safety is Safety.UNSAFE and (
-                    may_have_applied(error)
-                ):
-                    scope.acted = True
                 raise error
             maybe_applied = maybe_applied or may_have_applied(error)
             last = error
@@ -397,8 +409,6 @@ class Transport:
             if halt is None:
                 await asyncio.sleep(delay)
             elif not await halt.sleep(delay):
-                if scope is not None and req.safety is Safety.UNSAFE and maybe_applied:
-                    scope.acted = True
                 raise self._interrupted(req, made, maybe_applied, last)
 
     async def _take_slot(self, req: ApiRequest, made: int) -> None:

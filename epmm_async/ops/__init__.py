@@ -16,6 +16,7 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
+    Sequence,
 )
 from typing import TYPE_CHECKING, Concatenate, ParamSpec
 
@@ -23,6 +24,7 @@ import anyio
 
 from ..core import requests
 from ..core.actions import ACTIONS, action_spec
+from ..core.requests import ApiRequest
 from ..enums import BulkAction, MessageMode
 from ..errors import DeviceLookupError, EpmmError, JobInterrupted, ValidationError
 from ..models import Device
@@ -137,7 +139,7 @@ class Operations:
         found: dict[str, str | None] = {}
         early: list[Outcome] = []
         limiter = anyio.CapacityLimiter(_RESOLVE_CONCURRENCY)
-        halt = Halt()
+        halt = Halt(also=stop)
         errors_of: dict[str, EpmmError] = {}
 
         async def look_up(mac: str) -> None:
@@ -198,6 +200,24 @@ class Operations:
                     named_by.setdefault(uuid, key)
         return list(resolved), named_by, early
 
+    def _chunker(
+        self,
+        build: Callable[[Sequence[str]], ApiRequest],
+        *,
+        max_ids: int,
+        line_limit: int | None,
+    ) -> Callable[[list[str]], list[list[str]]]:
+        """The units of a bulk job: chunks of at most ``max_ids`` devices whose request fits
+        the request budget (``line_limit`` less the headers; None: a form body, count only)."""
+        budget = self._client.request_budget(line_limit) if line_limit is not None else None
+        base = self._client.transport.base_path
+
+        def units(todo: list[str]) -> list[list[str]]:
+            return list(plan_chunks(todo, build, max_ids=max_ids, max_request_line=budget,
+                                    base_path=base))
+
+        return units
+
     # -- bulk --------------------------------------------------------------------------------
 
     def stream_bulk(
@@ -240,19 +260,11 @@ class Operations:
             keys = await collect_ids(uuids, _device_key, what="device")
             keys, named_by, early = await self._resolve(keys, spec.name, always=True,
                                                         stop=job.stop)
-            budget = self._client.request_budget(line_limit)
-
-            def units(todo: list[str]) -> list[list[str]]:
-                return list(
-                    plan_chunks(
-                        todo,
-                        lambda chunk: requests.bulk_action(act, chunk, form_body=form_body),
-                        max_ids=count_limit,
-                        max_request_line=None if form_body else budget,
-                        base_path=self._client.transport.base_path,
-                    )
-                )
-
+            units = self._chunker(
+                lambda chunk: requests.bulk_action(act, chunk, form_body=form_body),
+                max_ids=count_limit,
+                line_limit=None if form_body else line_limit,
+            )
             return JobPlan(
                 action=spec.name,
                 keys=keys,
@@ -302,22 +314,14 @@ class Operations:
                     "send_message takes all uuids or all MAC addresses, not a mix"
                 )
             limits = self._client.bulk_limits
-            budget = self._client.request_budget(limits.max_request_line)
-
-            def units(todo: list[str]) -> list[list[str]]:
-                return list(
-                    plan_chunks(
-                        todo,
-                        lambda chunk: requests.send_message(
-                            chunk, message=message, mode=kind, subject=subject, by_mac=by_mac,
-                            form_body=form_body,
-                        ),
-                        max_ids=limits.max_uuids,
-                        max_request_line=None if form_body else budget,
-                        base_path=self._client.transport.base_path,
-                    )
-                )
-
+            units = self._chunker(
+                lambda chunk: requests.send_message(
+                    chunk, message=message, mode=kind, subject=subject, by_mac=by_mac,
+                    form_body=form_body,
+                ),
+                max_ids=limits.max_uuids,
+                line_limit=None if form_body else limits.max_request_line,
+            )
             return JobPlan(
                 action=spec.name,
                 keys=keys,
