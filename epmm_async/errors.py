@@ -17,6 +17,7 @@ __all__ = [
     "JournalError",
     "MethodNotAllowedError",
     "NotFoundError",
+    "PagingError",
     "RateLimitedError",
     "RedirectError",
     "RequestTooLargeError",
@@ -101,6 +102,10 @@ class ApiError(EpmmError):
     (the path never includes credentials; query strings are not included).
     """
 
+    hint: str | None = None
+    """What the status means to the caller, said in the message whatever the body held (an
+    error page from the web server carries no API message)."""
+
     def __init__(
         self,
         status: int,
@@ -110,7 +115,11 @@ class ApiError(EpmmError):
         path: str = "",
         retry_after: float | None = None,
     ) -> None:
-        detail = "; ".join(messages) if messages else "no message"
+        said = "; ".join(messages)
+        if self.hint is None:
+            detail = said or "no message"
+        else:
+            detail = f"{self.hint} (server said: {said})" if said else self.hint
         super().__init__(f"HTTP {status} for {method} {path}: {detail}")
         self.status = status
         self.messages = messages
@@ -124,11 +133,21 @@ class BadRequestError(ApiError):
 
 
 class AuthenticationError(ApiError):
-    """401: missing or wrong credentials."""
+    """401: wrong credentials, or an account without the API role.
+
+    Real servers most likely answer both with 401 and the web server's HTML page (the
+    vendor's status table lists no 403), so the message says both whatever the body; it
+    never holds the credentials.
+    """
+
+    hint = "wrong credentials, or the account lacks the API role"
 
 
 class ForbiddenError(ApiError):
-    """403: the account lacks the API role."""
+    """403: the server knows the account and refuses it this call (no API role, or no
+    permission for it)."""
+
+    hint = "access denied: the account may not make this call (API role or permission)"
 
 
 class NotFoundError(ApiError):
@@ -207,6 +226,26 @@ class JournalError(EpmmError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(f"journal {path}: {message}")
         self.path = path
+
+
+class PagingError(EpmmError):
+    """A paged device listing cannot give every device exactly once: the server ignores
+    ``offset`` (a page starts with the same uuid as the page before it, or holds only devices
+    already listed). The listing stops there rather than loop or repeat devices.
+
+    ``offset`` is the offset of the offending page, ``uuid`` the repeated device's uuid,
+    ``first_seen_at`` the offset of the page that listed it first, and ``listed`` how many
+    distinct devices were listed before the error.
+    """
+
+    def __init__(self, message: str, *, offset: int, uuid: str, first_seen_at: int,
+                 listed: int) -> None:
+        """Keep where paging broke."""
+        super().__init__(message)
+        self.offset = offset
+        self.uuid = uuid
+        self.first_seen_at = first_seen_at
+        self.listed = listed
 
 
 class WaiterTimeout(EpmmError):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator
-from typing import TypeAlias
+from typing import NoReturn, TypeAlias
 
 from ..core import decode, requests
 from ..core.csv_export import CsvExportParser
 from ..core.requests import ApiRequest
 from ..enums import DeviceStatus, DeviceType, Platform, ProfileType
-from ..errors import DeviceNotFound, ValidationError
+from ..errors import DeviceNotFound, PagingError, ValidationError
 from ..models import (
     ActionResult,
     CsvDeviceRow,
@@ -49,6 +49,33 @@ def _target(device: DeviceLike) -> str | MacAddress:
     )
 
 
+def _paging_broke(
+    offset: int,
+    first: str,
+    seen: dict[str, int],
+    fresh: builtins.list[Device],
+    *,
+    same_first: bool,
+) -> NoReturn:
+    """Raise the :class:`PagingError` of a page that repeats what an earlier page listed."""
+    listed = len(seen) - len(fresh)  # this page's new devices are not yielded
+    where = seen[first]  # an earlier page's: the first device is never new here
+    if same_first:
+        what = (f"the page at offset {offset} starts with device {first}, as the page before "
+                f"it did (first listed at offset {where})")
+    else:
+        what = (f"every device of the page at offset {offset} was already listed (the first, "
+                f"{first}, at offset {where})")
+    raise PagingError(
+        f"{what}: the server seems to ignore 'offset'; the listing stopped after {listed} "
+        "devices rather than repeat or loop",
+        offset=offset,
+        uuid=first,
+        first_seen_at=where,
+        listed=listed,
+    )
+
+
 class DevicesApi:
     """Device reads, searches, registration and per-device actions."""
 
@@ -83,23 +110,42 @@ class DevicesApi:
     async def iter(
         self, status: str | DeviceStatus | None = None, *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> AsyncIterator[Device]:
-        """Every device with ``status``, fetched page by page with ``offset``/``limit``.
+        """Every device with ``status``, fetched page by page with ``offset``/``limit``, each
+        device once.
 
-        Memory stays at one page whatever the fleet size. With ``totalCount`` the pages go
-        on until it is reached (a server may cap pages below ``page_size``); without it, a
-        short page ends the listing. A server that ignores paging and answers everything at
-        once is detected (more devices than asked) and not re-asked.
+        With ``totalCount`` the pages go on until it is reached (a server may cap pages below
+        ``page_size``); without it, a short page ends the listing. A server that ignores
+        paging and answers everything at once is detected (more devices than asked) and not
+        re-asked. A device already listed (records shifted between two requests: a device
+        registered meanwhile pushes the next page's first record back onto it) is not yielded
+        again. A server that ignores ``offset`` (a page starting with the same uuid as the
+        page before, or holding only devices already listed) raises
+        :class:`~epmm_async.errors.PagingError` before that page's devices are yielded: it
+        is never re-asked in a loop. Memory is one page plus the set of uuids seen.
         """
         if status is not None:
             DeviceStatus.parse(status)
         if not isinstance(page_size, int) or page_size < 1:
             raise ValidationError(f"page_size must be a positive integer, got {page_size!r}")
         offset = 0
+        seen: dict[str, int] = {}  # uuid (lower case) -> offset of the page that listed it
+        previous_first: str | None = None
         while True:
             page = await self.page(status, offset=offset, limit=page_size)
-            for device in page.devices:
-                yield device
             got = len(page.devices)
+            if got:
+                first = page.devices[0].uuid.lower()
+                fresh: builtins.list[Device] = []
+                for device in page.devices:
+                    key = device.uuid.lower()
+                    if key not in seen:
+                        seen[key] = offset
+                        fresh.append(device)
+                if first == previous_first or not fresh:
+                    _paging_broke(offset, first, seen, fresh, same_first=first == previous_first)
+                previous_first = first
+                for device in fresh:
+                    yield device
             offset += got
             if got == 0 or got > page_size:
                 return  # the end, or a server that ignored paging and sent everything

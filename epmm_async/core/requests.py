@@ -175,7 +175,10 @@ def profiles(uuid: str) -> ApiRequest:
 # -- per-device actions ------------------------------------------------------------------------
 
 def device_action(action: str, device: object, reason: str | None = None) -> ApiRequest:
-    """Retire, lock, unlock, wipe or wakeup one device by uuid or MAC (the registry's facts)."""
+    """Retire, lock, unlock, wipe or wakeup one device by uuid or MAC (the registry's facts).
+
+    The reason goes once, as ``Reason`` (the document's table and examples; DESIGN.md).
+    """
     spec = ACTIONS.get(action)
     if spec is None or spec.bulk is None:
         choices = ", ".join(name for name, s in ACTIONS.items() if s.bulk is not None)
@@ -246,9 +249,9 @@ def register(
 ) -> ApiRequest:
     """``PUT /register``, with the document's required-field rules checked first.
 
-    The document names the parameter ``countryCode`` in its table and ``countrycode`` in both
-    its examples; both spellings are sent, as real clients send ``Reason`` and ``reason``
-    (DESIGN.md).
+    Each parameter is sent once, under the spelling of the document's parameter table
+    (``countryCode``, though both its examples say ``countrycode``; ``notifyuserbysms``, as
+    the table has it): servers match names case-insensitively (DESIGN.md).
     """
     kind = DeviceType.parse(device_type)
     plat = Platform.parse(platform)
@@ -284,7 +287,6 @@ def register(
         ("platform", plat.value),
         ("deviceType", kind.value),
         ("countryCode", code),
-        ("countrycode", code),
         ("importUserFromLdap", _bool(import_user_from_ldap)),
     ]
     optional: Iterable[tuple[str, str | None]] = (

@@ -35,7 +35,7 @@ from .chunking import plan_chunks
 from .engine import JobPlan, JobSettings, check_positive, collect_ids, run_job
 from .fanout import DeviceResult, call_handler, check_fan_out_action, device_call
 from .journal import Journal
-from .locate import locate_now_handler
+from .locate import ignores_locate_now, locate_now_handler
 from .outcomes import (
     BulkReport,
     Freshness,
@@ -122,7 +122,13 @@ class Operations:
         self._client = client
 
     async def _resolve(
-        self, keys: list[str], action: str, *, always: bool, stop: anyio.Event | None
+        self,
+        keys: list[str],
+        action: str,
+        *,
+        always: bool,
+        stop: anyio.Event | None,
+        listed: dict[str, Device] | None = None,
     ) -> tuple[list[str], dict[str, str], list[Outcome]]:
         """Name every device by uuid when the job mixes uuids and MACs (or ``always``), so one
         device named twice gets one request and one outcome.
@@ -131,7 +137,8 @@ class Operations:
         outcomes of MACs that name no device (INVALID) or could not be looked up (FAILED).
         A job that also names devices by uuid cannot tell whether an unresolved MAC is one
         of them: it is refused (:class:`~epmm_async.errors.DeviceLookupError`), since one
-        device must get one outcome.
+        device must get one outcome. ``listed``, if given, receives the record each look-up
+        found, by uuid.
         """
         macs = [k for k in keys if _is_mac(k)]
         if not macs or (not always and len(macs) == len(keys)):
@@ -160,6 +167,8 @@ class Operations:
                         detail="looking up the MAC's device failed"))
                     return
             found[mac] = devices[0].uuid.lower() if devices else None
+            if devices and listed is not None:
+                listed.setdefault(devices[0].uuid.lower(), devices[0])
 
         async def watch(event: anyio.Event) -> None:
             await event.wait()
@@ -452,17 +461,31 @@ class Operations:
     ) -> AsyncGenerator[Outcome, None]:
         """Ask each device for a fresh fix, then poll until it arrives (FRESH), the device
         is known to ignore the request (UNSUPPORTED, iOS: answered at once), or ``deadline``
-        seconds pass (STALE: the last known location). All requests share ``concurrency``
-        slots (default 16); waiting does not hold one. A stop or cancel ends every wait at
-        once: devices still waiting are CANCELLED, with their last known location."""
+        seconds pass (STALE: the last known location). A device is known to be iOS from the
+        server's answer (``locateNow`` false) or from its record: given as a
+        :class:`~epmm_async.models.Device`, or found by a MAC look-up the job made anyway,
+        an iOS device (``platform`` "iOS 15.8", ``platformType`` IOS/IPHONE/IPAD) is not
+        asked for a fix nor polled: one plain locate gives its last known location. All
+        requests share ``concurrency`` slots (default 16); waiting does not hold one. A stop
+        or cancel ends every wait at once: devices still waiting are CANCELLED, with their
+        last known location."""
         waiter = Waiter(interval=interval, deadline=deadline, jitter=jitter)
         job, cap, job_rate = _knobs(settings, concurrency, rate, _FAN_OUT_CONCURRENCY)
         spec = ACTIONS["locate_now"]
 
         async def prepare() -> JobPlan[str]:
-            keys = await collect_ids(devices, _device_key, what="device")
+            records: dict[str, Device] = {}
+
+            def key_of(item: object) -> str:
+                key = _device_key(item)
+                if isinstance(item, Device):
+                    records.setdefault(key, item)
+                return key
+
+            keys = await collect_ids(devices, key_of, what="device")
             keys, named_by, early = await self._resolve(keys, spec.name, always=False,
-                                                        stop=job.stop)
+                                                        stop=job.stop, listed=records)
+            ios = frozenset(key for key, record in records.items() if ignores_locate_now(record))
             limiter = anyio.CapacityLimiter(cap)
             return JobPlan(
                 action=spec.name,
@@ -470,7 +493,7 @@ class Operations:
                 make_units=lambda todo: todo,
                 unit_keys=lambda key: [key],
                 handle=locate_now_handler(self._client.devices, waiter, limiter,
-                                          named_by=named_by),
+                                          named_by=named_by, ios=ios),
                 destructive=False,
                 # Waiting does not hold a request slot: every device may wait at once.
                 concurrency=max(1, min(len(keys), _MAX_WAITING)),

@@ -4,26 +4,54 @@ from __future__ import annotations
 
 import datetime as _dt
 import random
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 import anyio
 
 from ..api.devices import DevicesApi
 from ..errors import EpmmError, JobInterrupted
-from ..models import LocateResult, Location
+from ..models import Device, LocateResult, Location
 from .engine import UnitResult
 from .outcomes import Freshness, Outcome, OutcomeStatus, failed_outcome
 from .waiter import Waiter, WaiterGaveUp
 
-__all__ = ["locate_now_handler"]
+__all__ = ["ignores_locate_now", "locate_now_handler"]
 
 ACTION = "locate_now"
+
+# ``platform`` as the list endpoints give it: "iOS 15.8", "iPadOS 17.1" (Android: "Android
+# 4.4"). ``platformType`` is seen on real servers but its values are not documented: IOS (as
+# the simulator sends it), IPHONE and IPAD are taken as iOS.
+_IOS_PLATFORM = re.compile(r"\s*(ios|ipados|iphone|ipad)\b", re.IGNORECASE)
+_IOS_TYPES = frozenset({"ios", "ipados", "iphone", "ipad"})
 
 
 def _newest(result: LocateResult) -> _dt.datetime | None:
     latest = result.latest
     return latest.captured_at if latest is not None else None
+
+
+def ignores_locate_now(device: Device) -> bool:
+    """Whether ``device`` is iOS (or iPadOS), to which the document says locate-now does not
+    apply, from its own record.
+
+    The first field the record has decides: ``platform`` ("iOS 15.8"), else ``platformType``
+    (IOS, IPHONE, IPAD), else the details' ``platform_type`` (iPhone or iPad, for iOS only)
+    or ``platform_name`` (iPhone "for all iOS devices"). A record with none of them is not
+    known to be iOS.
+    """
+    if device.platform and device.platform.strip():
+        return _IOS_PLATFORM.match(device.platform) is not None
+    if device.platform_type and device.platform_type.strip():
+        return device.platform_type.strip().lower() in _IOS_TYPES
+    details = device.details
+    for key in ("platform_type", "platform_name"):
+        value = details.get(key)
+        if value and value.strip():
+            return value.strip().lower() in ("iphone", "ipad")
+    return False
 
 
 def locate_now_handler(
@@ -32,15 +60,19 @@ def locate_now_handler(
     limiter: anyio.CapacityLimiter,
     *,
     named_by: dict[str, str] | None = None,
+    ios: Collection[str] = frozenset(),
 ) -> Callable[[str], Awaitable[UnitResult]]:
     """A unit handler: one ``locatenow=true`` request, then plain locates until fresh.
 
     Freshness is judged against the newest fix the server held when asked (not the local
-    clock), so clock skew between client and server cannot fake a fresh fix. A device
-    whose answer says ``locateNow`` false (iOS ignores the parameter) is answered at once
-    with its last known location. Every request takes a slot of ``limiter``; waiting between
-    polls does not, so thousands of devices waiting do not hold the concurrency cap. A halt
-    ends the wait: the device is CANCELLED, with the last location seen.
+    clock), so clock skew between client and server cannot fake a fresh fix. A device known
+    to be iOS (``ios``: the keys whose record says so, :func:`ignores_locate_now`) gets one
+    plain locate and is answered at once, UNSUPPORTED, with its last known location; so is a
+    device whose answer says ``locateNow`` false. Either one alone suffices: a server that
+    echoes ``locateNow`` true for an iOS device does not make the job poll it until the
+    deadline. Every request takes a slot of ``limiter``; waiting between polls does not, so
+    thousands of devices waiting do not hold the concurrency cap. A halt ends the wait: the
+    device is CANCELLED, with the last location seen.
     """
     rng = random.Random()
     macs = named_by or {}
@@ -48,6 +80,8 @@ def locate_now_handler(
     async def handle(device: str) -> UnitResult:
         started = time.monotonic()
         mac = macs.get(device)
+        if device in ios:
+            return await _last_known(device, started, mac)
         try:
             async with limiter:
                 first = await devices.locate(device, locate_now=True)
@@ -100,6 +134,22 @@ def locate_now_handler(
         return UnitResult(
             [_answer(device, result.latest, Freshness.FRESH, started, polls, mac, None)],
             requests=1 + polls,
+        )
+
+    async def _last_known(device: str, started: float, mac: str | None) -> UnitResult:
+        # iOS by its record: locate-now does not apply, so it is not asked for, and the
+        # last known fix is the answer.
+        try:
+            async with limiter:
+                result = await devices.locate(device)
+        except EpmmError as exc:
+            return UnitResult(
+                [failed_outcome(device, ACTION, exc, started=started, per_device=True, mac=mac)],
+                error=exc,
+            )
+        return UnitResult(
+            [_answer(device, result.latest, Freshness.UNSUPPORTED, started, 0, mac,
+                     "iOS by its platform: locate-now does not apply; last known location")]
         )
 
     return handle
