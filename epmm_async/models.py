@@ -3,17 +3,31 @@
 Attributes are snake_case; the wire names (camelCase, ``@id`` attributes, the odd
 ``userUUID``) are mapped per field. Structs ignore fields they do not know, so the extra
 fields real servers add never break decoding. Decoding lives in :mod:`epmm_async.core`.
+
+Wire types and public types. A field annotated :data:`WireText` is ``str`` to a type checker
+and to every caller, but msgspec reads it as ``str | int | float | bool``: real servers
+(Jettison) send text that looks numeric as a bare number, and decoding straight into the
+struct keeps 20,000-device lists on msgspec's fast path. Each record's ``__post_init__``
+(which msgspec runs for every struct it decodes or converts, and Python for every struct built
+by hand) settles such values into the public type before anyone sees the struct: a number
+becomes the text the server meant (:func:`~epmm_async.core.scalars.scalar_text`), ``""``
+becomes None, epoch numbers and offset-less times become aware UTC datetimes
+(:data:`WireStamp`), ASCII-coded booleans become ``bool`` (:data:`WireFlag`) and the raw JSON
+of ``details`` becomes a lazy :class:`DeviceDetails`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator, Mapping
+import operator
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, TypeAlias
 
 import msgspec
 
+from .core.scalars import scalar_text
 from .enums import (
-    AsciiFlag,
     ComplianceReason,
     DeviceStatus,
     LookupResult,
@@ -40,14 +54,29 @@ __all__ = [
     "Profile",
     "Registration",
     "RoamingResult",
+    "WireFlag",
+    "WireStamp",
+    "WireText",
 ]
 
 _NO_REASON = ComplianceReason(0)
 
-
-def epoch_ms_to_datetime(value: int) -> _dt.datetime:
-    """An aware UTC datetime from epoch milliseconds (the API's ``capturedAt`` format)."""
-    return _dt.datetime.fromtimestamp(value / 1000, tz=_dt.UTC)
+if TYPE_CHECKING:
+    WireDetails: TypeAlias = "DeviceDetails"
+    WireText: TypeAlias = str
+    WireStamp: TypeAlias = _dt.datetime
+    WireFlag: TypeAlias = bool
+else:
+    WireText = str | int | float | bool
+    """Text: what msgspec reads is wider (see the module docstring); callers see ``str``."""
+    WireStamp = _dt.datetime | int | float
+    """A timestamp: ISO-8601 text, or epoch seconds/milliseconds; callers see an aware
+    ``datetime``."""
+    WireFlag = bool | int | str
+    """A boolean the server may send as an ASCII code (116 't', 102 'f'); callers see
+    ``bool``."""
+    WireDetails = msgspec.Raw
+    """A device's ``details``: kept as raw JSON; callers see :class:`DeviceDetails`."""
 
 
 class DeviceDetails(Mapping[str, str]):
@@ -55,8 +84,9 @@ class DeviceDetails(Mapping[str, str]):
 
     The server sends ``{"entry": [{"key": .., "value": ..}, ...]}``, a single entry as an
     object, an empty string when there are none, or the whole thing wrapped in a one-element
-    list. The raw shape is kept and parsed on first access, so listing 20,000 devices does
-    not pay for details nobody reads.
+    list (``[{"entry": [...]}]``, ``[""]``). Values sent as JSON numbers or booleans read as
+    the text the server meant (``87`` -> ``"87"``). The raw JSON is kept and parsed on first
+    access, so listing 20,000 devices does not pay for details nobody reads.
     """
 
     __slots__ = ("_map", "_raw")
@@ -75,9 +105,13 @@ class DeviceDetails(Mapping[str, str]):
 
     def _entries(self) -> dict[str, str]:
         if self._map is None:
+            raw = self._raw
             try:
-                self._map = _parse_details(self._raw)
-            except RecursionError:
+                if isinstance(raw, msgspec.Raw):
+                    self._map = _parse_raw_details(raw)
+                else:
+                    self._map = _parse_details(raw)
+            except (RecursionError, msgspec.DecodeError):
                 self._map = {}  # absurdly nested garbage: no usable details
             self._raw = None
         return self._map
@@ -225,6 +259,42 @@ class DeviceDetails(Mapping[str, str]):
         return _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
 
 
+class _Entry(msgspec.Struct):
+    key: str | int | float | bool | None = None
+    value: str | int | float | bool | None = None
+
+
+class _EntryBlock(msgspec.Struct):
+    entry: list[_Entry] | _Entry | None = None
+
+
+_DETAILS_SHAPE = msgspec.json.Decoder(list[_EntryBlock | str] | _EntryBlock | str | None)
+
+
+def _parse_raw_details(raw: msgspec.Raw) -> dict[str, str]:
+    """Raw details JSON into a mapping: the usual shapes typed by msgspec, others generic."""
+    try:
+        shape = _DETAILS_SHAPE.decode(raw)
+    except msgspec.ValidationError:
+        return _parse_details(msgspec.json.decode(raw))
+    blocks = shape if isinstance(shape, list) else [shape]
+    out: dict[str, str] = {}
+    for block in blocks:
+        if not isinstance(block, _EntryBlock):
+            continue  # "" or None: an empty element
+        entries = block.entry
+        if entries is None:
+            return _parse_details(msgspec.json.decode(raw))  # not the entry layout
+        for entry in entries if isinstance(entries, list) else (entries,):
+            key, value = entry.key, entry.value
+            if key is None:
+                continue
+            out[key if key.__class__ is str else scalar_text(key)] = (
+                "" if value is None else value if value.__class__ is str else scalar_text(value)
+            )
+    return out
+
+
 def _parse_details(raw: object) -> dict[str, str]:
     if raw is None or raw == "":
         return {}
@@ -241,18 +311,111 @@ def _parse_details(raw: object) -> dict[str, str]:
             value = raw.get("value")
             if key is None:
                 return {}
-            return {_scalar_text(key): "" if value is None else _scalar_text(value)}
-        return {str(k): _scalar_text(v) for k, v in raw.items() if not isinstance(v, dict)}
+            return {scalar_text(key): "" if value is None else scalar_text(value)}
+        return {str(k): scalar_text(v) for k, v in raw.items() if not isinstance(v, dict)}
     return {}
 
 
-def _scalar_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
-class Device(msgspec.Struct, rename="camel", kw_only=True):
+# ---------------------------------------------------------------------------- settling
+_NOT_TEXT = frozenset({int, float, bool})
+_ASCII_TRUE = (116, "116", "t", "true")
+_ASCII_FALSE = (102, "102", "f", "false")
+_EPOCH_MS_FROM = 10**11  # 10^11 seconds is the year 5138: larger numbers are milliseconds
+
+
+def _aware(value: object) -> _dt.datetime | None:
+    """A timestamp value as an aware datetime: naive ones are UTC, numbers are epoch time."""
+    if isinstance(value, _dt.datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=_dt.UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000 if abs(value) >= _EPOCH_MS_FROM else value
+        try:
+            return _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return None
+
+
+def _flag(value: object) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    key = value.strip().lower() if isinstance(value, str) else value
+    if key in _ASCII_TRUE:
+        return True
+    if key in _ASCII_FALSE:
+        return False
+    return None
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[object], tuple[object, ...]]:
+    if len(names) < 2:  # attrgetter of one name returns the value itself, not a tuple
+        return lambda obj: tuple(getattr(obj, name) for name in names)
+    getter: Callable[[object], tuple[object, ...]] = operator.attrgetter(*names)
+    return getter
+
+
+class _Settle:
+    """Narrows a record's wire-typed fields to their public types, in place (one per class).
+
+    Which fields need it is read once from the class's runtime annotations, so a new
+    :data:`WireText` field is settled without being listed anywhere else.
+    """
+
+    __slots__ = ("details", "flags", "get_texts", "stamps", "texts")
+
+    def __init__(self, cls: type) -> None:
+        hints = typing.get_type_hints(cls)
+
+        def having(alias: typing.Any) -> tuple[str, ...]:
+            return tuple(n for n, h in hints.items() if h in (alias, typing.Optional[alias]))  # noqa: UP045
+
+        self.texts = having(WireText)
+        self.get_texts = _getter(self.texts)
+        self.stamps = having(WireStamp)
+        self.flags = having(WireFlag)
+        self.details = "details" in hints and hints["details"] is WireDetails
+
+    def __call__(self, obj: object) -> None:
+        texts = self.get_texts(obj)
+        # One pass in C decides whether any text field needs work (most records: none).
+        if "" in texts or not _NOT_TEXT.isdisjoint(map(type, texts)):
+            for name, value in zip(self.texts, texts, strict=True):
+                if value is not None and (value.__class__ is not str or not value):
+                    setattr(obj, name, scalar_text(value) if value != "" else None)
+        for name in self.stamps:
+            value = getattr(obj, name)
+            if value is not None and (value.__class__ is not _dt.datetime or value.tzinfo is None):
+                setattr(obj, name, _aware(value))
+        for name in self.flags:
+            value = getattr(obj, name)
+            if value.__class__ is not bool and value is not None:
+                setattr(obj, name, _flag(value))
+        if self.details:
+            raw = obj.details  # type: ignore[attr-defined]
+            if raw.__class__ is not DeviceDetails:
+                # copy(): the Raw is a view of the whole response body, which must not be
+                # kept alive by one device.
+                obj.details = DeviceDetails(  # type: ignore[attr-defined]
+                    raw.copy() if isinstance(raw, msgspec.Raw) else raw
+                )
+
+
+class _Record(msgspec.Struct, kw_only=True):
+    """Base of the API's records: settles wire-typed fields on construction."""
+
+    def __post_init__(self) -> None:
+        settle = _SETTLE.get(type(self))
+        if settle is None:  # first record of this class (or of a caller's subclass)
+            settle = _SETTLE[type(self)] = _Settle(type(self))
+        settle(self)
+
+
+_SETTLE: dict[type, _Settle] = {}
+
+
+class Device(_Record, rename="camel", kw_only=True):
     """A device record as returned by the list, details and search endpoints.
 
     Every field the document lists, plus the undocumented ones real servers send. Bitmaps
@@ -261,60 +424,60 @@ class Device(msgspec.Struct, rename="camel", kw_only=True):
     """
 
     id: int | None = msgspec.field(default=None, name="@id")
-    uuid: str
-    principal: str | None = None
+    uuid: WireText
+    principal: WireText | None = None
     block_reason: ComplianceReason = _NO_REASON
     client_id: int | None = None
-    comment: str | None = None
+    comment: WireText | None = None
     compliance: ComplianceReason = _NO_REASON
-    country_code: str | None = None
+    country_code: WireText | None = None
     country_id: int | None = None
-    country_name: str | None = None
-    details: DeviceDetails = msgspec.field(default_factory=DeviceDetails)
+    country_name: WireText | None = None
+    details: WireDetails = msgspec.field(default_factory=DeviceDetails)
     device_count: int | None = None
-    eas_last_sync_attempt: _dt.datetime | None = None
-    eas_uuid: str | None = None
-    email_address: str | None = None
-    email_domain: str | None = None
+    eas_last_sync_attempt: WireStamp | None = None
+    eas_uuid: WireText | None = None
+    email_address: WireText | None = None
+    email_domain: WireText | None = None
     employee_owned: bool | None = None
-    home_operator: str | None = None
+    home_operator: WireText | None = None
     language_country_id: int | None = None
     language_id: int | None = None
-    last_connected_at: _dt.datetime | None = None
-    manufacturer: str | None = None
+    last_connected_at: WireStamp | None = None
+    manufacturer: WireText | None = None
     mdm_managed: bool | None = None
-    mdm_profile_url_id: str | None = None
-    model: str | None = None
-    name: str | None = None
+    mdm_profile_url_id: WireText | None = None
+    model: WireText | None = None
+    name: WireText | None = None
     notify_user: bool | None = None
-    operator: str | None = None
+    operator: WireText | None = None
     operator_id: int | None = None
-    phone_number: str | None = None
-    current_phone_number: str | None = None
-    pin: str | None = None
-    platform: str | None = None
+    phone_number: WireText | None = None
+    current_phone_number: WireText | None = None
+    pin: WireText | None = None
+    platform: WireText | None = None
     quarantined_status: ComplianceReason = _NO_REASON
     reg_count: int | None = None
     reg_type: RegType | None = None
     status: DeviceStatus | None = None
     status_code: int | None = None
-    user_display_name: str | None = None
-    user_first_name: str | None = None
-    user_last_name: str | None = None
+    user_display_name: WireText | None = None
+    user_first_name: WireText | None = None
+    user_last_name: WireText | None = None
     user_source: UserSource | None = None
-    user_uuid: str | None = msgspec.field(default=None, name="userUUID")
-    iphone_version: str | None = msgspec.field(default=None, name="iPhoneVersion")
-    registered_at: _dt.datetime | None = None
+    user_uuid: WireText | None = msgspec.field(default=None, name="userUUID")
+    iphone_version: WireText | None = msgspec.field(default=None, name="iPhoneVersion")
+    registered_at: WireStamp | None = None
     # Seen on real servers, not in the document.
-    user_id: str | None = None
-    platform_type: str | None = None
-    created_at: _dt.datetime | None = None
-    wipe_reason: str | None = None
+    user_id: WireText | None = None
+    platform_type: WireText | None = None
+    created_at: WireStamp | None = None
+    wipe_reason: WireText | None = None
     non_gms: bool | None = msgspec.field(default=None, name="nonGMS")
     auth_only: bool | None = None
     multi_user: bool | None = None
-    tlv_version: str | None = msgspec.field(default=None, name="TLVVersion")
-    migration_status: str | None = None
+    tlv_version: WireText | None = msgspec.field(default=None, name="TLVVersion")
+    migration_status: WireText | None = None
     temporary_session_only: bool | None = None
 
 
@@ -342,16 +505,16 @@ class DevicePage(msgspec.Struct, kw_only=True):
     messages: tuple[str, ...] = ()
 
 
-class Label(msgspec.Struct, rename="camel", kw_only=True):
+class Label(_Record, rename="camel", kw_only=True):
     """A label (device group). Negative ids are the default labels."""
 
     id: int | None = msgspec.field(default=None, name="@id")
-    name: str
-    description: str | None = None
+    name: WireText
+    description: WireText | None = None
     static_label: bool | None = None
-    query: str | None = None
+    query: WireText | None = None
     device_count: int | None = None
-    is_es_search: AsciiFlag | None = msgspec.field(default=None, name="isESSearch")
+    is_es_search: WireFlag | None = msgspec.field(default=None, name="isESSearch")
 
     @property
     def is_default(self) -> bool:
@@ -359,44 +522,44 @@ class Label(msgspec.Struct, rename="camel", kw_only=True):
         return self.id is not None and self.id < 0
 
 
-class Operator(msgspec.Struct, rename="camel", kw_only=True):
+class Operator(_Record, rename="camel", kw_only=True):
     """A mobile or fixed operator known to the server."""
 
     id: int | None = None
-    carrier_short_name: str | None = None
-    carrier_type: str | None = None
-    country_code: str | None = None
+    carrier_short_name: WireText | None = None
+    carrier_type: WireText | None = None
+    country_code: WireText | None = None
     country_id: int | None = None
-    country_name: str | None = None
+    country_name: WireText | None = None
     enabled: bool | None = None
 
 
-class Country(msgspec.Struct, rename="camel", kw_only=True):
+class Country(_Record, rename="camel", kw_only=True):
     """A country known to the server.
 
     ``iso_alpha2_code`` is also read from the document's misspelt ``isoAplha2Code``.
     """
 
-    country_name: str | None = None
-    country_code: str | None = None
-    iso_alpha2_code: str | None = msgspec.field(default=None, name="isoAlpha2Code")
-    enabled_for_registration: AsciiFlag | None = None
+    country_name: WireText | None = None
+    country_code: WireText | None = None
+    iso_alpha2_code: WireText | None = msgspec.field(default=None, name="isoAlpha2Code")
+    enabled_for_registration: WireFlag | None = None
 
     @property
     def enabled(self) -> bool:
-        """Whether registration is enabled for the country (ASCII 't')."""
+        """Whether registration is enabled for the country (sent as ASCII 't')."""
         return bool(self.enabled_for_registration)
 
 
-class Location(msgspec.Struct, rename="camel", kw_only=True):
+class Location(_Record, rename="camel", kw_only=True):
     """One location fix of a device."""
 
-    uuid: str | None = None
+    uuid: WireText | None = None
     lookup_result: LookupResult | None = None
     latitude: float | None = None
     longitude: float | None = None
     radius: float | None = None
-    captured_at: _dt.datetime | None = None
+    captured_at: WireStamp | None = None
 
 
     @property
@@ -426,12 +589,12 @@ class LocateResult(msgspec.Struct, kw_only=True):
         return self.locations[0] if self.locations else None
 
 
-class Passcode(msgspec.Struct, kw_only=True):
+class Passcode(_Record, kw_only=True):
     """An unlock passcode entry: ``value`` is Q, F, NA (iOS/Android) or a BlackBerry code."""
 
-    uuid: str | None = None
-    name: str | None = None
-    value: str | None = None
+    uuid: WireText | None = None
+    name: WireText | None = None
+    value: WireText | None = None
 
     @property
     def meaning(self) -> PasscodeMeaning:
@@ -466,16 +629,16 @@ class Registration(msgspec.Struct, kw_only=True):
         return (self.status or "").upper() in ("SUCCESS", "SUCESS")
 
 
-class Profile(msgspec.Struct, rename="camel", kw_only=True):
+class Profile(_Record, rename="camel", kw_only=True):
     """A configuration or policy applied to a device."""
 
     id: int | None = msgspec.field(default=None, name="@id")
-    uuid: str | None = None
-    name: str | None = None
-    policy_type: str | None = None
-    status: str | None = None
+    uuid: WireText | None = None
+    name: WireText | None = None
+    policy_type: WireText | None = None
+    status: WireText | None = None
     profile_type: ProfileType | None = None
-    last_updated_at: _dt.datetime | None = None
+    last_updated_at: WireStamp | None = None
 
 
 

@@ -1,25 +1,37 @@
 """Decode EPMM response bodies, JSON or XML, into the typed models.
 
-Real servers send XML mapped to JSON (Jettison "mapped" style): no root wrapper, one-element
-lists as objects, ``@``-prefixed attributes, numbers and booleans as strings, empty elements
-as ``""``. Both formats end in the same structs:
+Real servers send XML mapped to JSON by Jettison: no root wrapper, one-element lists as
+objects, ``@``-prefixed attributes, text that looks like a number or boolean as a bare JSON
+number or boolean (everything else quoted), empty elements as ``""`` or missing. Both formats
+end in the same structs, by one of three routes, fastest first:
 
-* JSON takes a fast path first: msgspec decodes straight into the structs in lax mode, which
-  already absorbs quoted scalars; the envelope types accept a list or a single object, and
-  ``details``/``messages`` accept any shape.
-* Anything the fast path rejects (a number where text belongs, ``""`` in a typed field, an
-  epoch-millisecond timestamp), and every XML body, goes through :func:`normalise`, the one
-  normalisation step, and then ``msgspec.convert``.
+1. JSON straight into the structs with msgspec (lax mode). The envelope types take a list or
+   a single object, the records' wire types (:data:`~epmm_async.models.WireText` and friends)
+   take text, numbers and booleans alike, and each record settles its own fields into their
+   public types as msgspec builds it. Typed and quoted bodies both stay on this route.
+2. A JSON body with empty elements (``"countryId": ""``) where a number, time or object
+   belongs: the same, after rewriting ``:""`` to ``:null`` in the bytes.
+3. Everything else, and every XML body: the parsed tree, normalised once
+   (:func:`normalise`), converted with :func:`msgspec.convert`. A scalar value that cannot be
+   read (an odd timestamp, an unknown enum code) spoils that field in every record that has
+   it, never the page: it is dropped (the field reads None) and a debug event names it.
+
+A body of another shape (an unknown root element, a v2 ``{"results": [...]}`` page, ``{}``
+where a list belongs) is a :class:`~epmm_async.errors.DecodeError`, never an empty result.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import re
+import types
+import typing
 from typing import Any, Literal, TypeVar
 
 import msgspec
+import structlog
 import xmltodict
+from msgspec import UNSET, UnsetType
 
 from ..errors import DecodeError
 from ..models import (
@@ -38,7 +50,9 @@ from ..models import (
     Profile,
     Registration,
     RoamingResult,
+    WireText,
 )
+from .scalars import scalar_text
 
 __all__ = [
     "ResponseFormat",
@@ -65,31 +79,17 @@ ROOT_ELEMENT = "deviceManagementWebServiceResponse"
 
 T = TypeVar("T")
 
-# (container element, repeated child): the repeated elements that arrive as an object when
-# there is only one of them.
-_LIST_CHILDREN: dict[str, frozenset[str]] = {
-    "devices": frozenset({"device"}),
-    "labels": frozenset({"label"}),
-    "operators": frozenset({"operator"}),
-    "countries": frozenset({"country"}),
-    "messages": frozenset({"message"}),
-    "failedDevices": frozenset({"message"}),
-    "locations": frozenset({"location"}),
-    "passcodes": frozenset({"passcode"}),
-    "profiles": frozenset({"profile"}),
-    "invalidDevices": frozenset({"uuid", "macAddress", "deviceWiFiMacAddress"}),
-    "details": frozenset({"entry"}),
-}
-_TIMESTAMP_KEYS = frozenset(
-    {"easLastSyncAttempt", "lastConnectedAt", "registeredAt", "createdAt", "capturedAt",
-     "lastUpdatedAt"}
-)
+log = structlog.get_logger("epmm_async.decode")
+
 # The document itself misspells isoAlpha2Code once.
 _KEY_ALIASES = {"isoAplha2Code": "isoAlpha2Code"}
-# An epoch-millisecond value of a key ending in "At"/"Attempt" (the timestamp keys).
 _EMPTY = re.compile(rb':""')
 _EMPTY_SPACED = re.compile(rb': ""')
-_EPOCH_VALUE = re.compile(rb'At(?:tempt)?":(?:"([0-9]+)"|([0-9]+)(?=[,}\]\s]))')
+# msgspec's error messages end with the path of the value: "... - at `$.devices.device[3].x`"
+_ERROR_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_PATH_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+# Spoiling is bounded: each round drops one field from every record of one list.
+_MAX_SPOIL_ROUNDS = 64
 
 
 def _dec_hook(type_: type, obj: object) -> object:
@@ -99,7 +99,8 @@ def _dec_hook(type_: type, obj: object) -> object:
 
 
 # ---------------------------------------------------------------------------- envelopes
-# Private wire shapes: each one is the root element's children.
+# Private wire shapes: each one is the root element's children. Fields that say whether the
+# body is the API's at all default to UNSET, so "absent" and "empty" stay apart.
 
 
 class _DeviceList(msgspec.Struct):
@@ -107,11 +108,12 @@ class _DeviceList(msgspec.Struct):
 
 
 class _DevicesEnvelope(msgspec.Struct, rename="camel"):
-    devices: _DeviceList | None = None
-    device: Device | None = None
-    messages: Any = None
-    total_count: int | None = None
-    phone_number: str | None = None
+    devices: _DeviceList | UnsetType | None = UNSET
+    device: Device | UnsetType | None = UNSET
+    messages: Any = UNSET
+    total_count: int | UnsetType | None = UNSET
+    results: Any = UNSET  # an API v2 page: refused
+    phone_number: WireText | None = None
     wrapped: _DevicesEnvelope | None = msgspec.field(default=None, name=ROOT_ELEMENT)
 
 
@@ -119,9 +121,11 @@ class _LabelList(msgspec.Struct):
     label: list[Label] | Label | None = None
 
 
-class _LabelsEnvelope(msgspec.Struct):
-    labels: _LabelList | None = None
-    messages: Any = None
+class _LabelsEnvelope(msgspec.Struct, rename="camel"):
+    labels: _LabelList | UnsetType | None = UNSET
+    messages: Any = UNSET
+    total_count: Any = UNSET
+    results: Any = UNSET
     wrapped: _LabelsEnvelope | None = msgspec.field(default=None, name=ROOT_ELEMENT)
 
 
@@ -129,9 +133,11 @@ class _OperatorList(msgspec.Struct):
     operator: list[Operator] | Operator | None = None
 
 
-class _OperatorsEnvelope(msgspec.Struct):
-    operators: _OperatorList | None = None
-    messages: Any = None
+class _OperatorsEnvelope(msgspec.Struct, rename="camel"):
+    operators: _OperatorList | UnsetType | None = UNSET
+    messages: Any = UNSET
+    total_count: Any = UNSET
+    results: Any = UNSET
     wrapped: _OperatorsEnvelope | None = msgspec.field(default=None, name=ROOT_ELEMENT)
 
 
@@ -139,9 +145,11 @@ class _CountryList(msgspec.Struct):
     country: list[Country] | Country | None = None
 
 
-class _CountriesEnvelope(msgspec.Struct):
-    countries: _CountryList | None = None
-    messages: Any = None
+class _CountriesEnvelope(msgspec.Struct, rename="camel"):
+    countries: _CountryList | UnsetType | None = UNSET
+    messages: Any = UNSET
+    total_count: Any = UNSET
+    results: Any = UNSET
     wrapped: _CountriesEnvelope | None = msgspec.field(default=None, name=ROOT_ELEMENT)
 
 
@@ -150,9 +158,9 @@ class _PasscodeList(msgspec.Struct):
 
 
 class _ActionEnvelope(msgspec.Struct, rename="camel"):
-    device_uuid: str | None = None
+    device_uuid: WireText | None = None
     messages: Any = None
-    unlock_passcode: str | None = msgspec.field(default=None, name="unlockpasscode")
+    unlock_passcode: WireText | None = msgspec.field(default=None, name="unlockpasscode")
     passcodes: _PasscodeList | None = None
     wrapped: _ActionEnvelope | None = msgspec.field(default=None, name=ROOT_ELEMENT)
 
@@ -162,7 +170,7 @@ class _LocationList(msgspec.Struct):
 
 
 class _LocateEnvelope(msgspec.Struct, rename="camel"):
-    device_uuid: str | None = None
+    device_uuid: WireText | None = None
     messages: Any = None
     locations: _LocationList | None = None
     locate_now: bool | None = None
@@ -171,15 +179,15 @@ class _LocateEnvelope(msgspec.Struct, rename="camel"):
 
 class _RegistrationBody(msgspec.Struct, rename="camel"):
     messages: Any = None
-    device_uuid: str | None = None
-    status: str | None = None
-    passcode: str | None = None
+    device_uuid: WireText | None = None
+    status: WireText | None = None
+    passcode: WireText | None = None
     passcode_ttl: int | None = msgspec.field(default=None, name="passcodeTTL")
-    registration_url: str | None = None
+    registration_url: WireText | None = None
 
 
 class _RegistrationEnvelope(msgspec.Struct, rename="camel"):
-    phone_number: str | None = None
+    phone_number: WireText | None = None
     registration: _RegistrationBody | None = None
     messages: Any = None
     wrapped: _RegistrationEnvelope | None = msgspec.field(default=None, name=ROOT_ELEMENT)
@@ -188,11 +196,11 @@ class _RegistrationEnvelope(msgspec.Struct, rename="camel"):
 class _BulkEnvelope(msgspec.Struct, rename="camel"):
     # A bulk success with nothing to report may omit every field (the field notes: an empty
     # element arrives empty or missing), so ``{}`` is a possible answer and is accepted.
-    messages: Any = msgspec.UNSET
-    invalid_devices: Any = msgspec.UNSET
+    messages: Any = UNSET
+    invalid_devices: Any = UNSET
     passcodes: _PasscodeList | None = None
-    failed_devices: Any = msgspec.UNSET
-    message_sent_failed: Any = msgspec.UNSET
+    failed_devices: Any = UNSET
+    message_sent_failed: Any = UNSET
     wrapped: _BulkEnvelope | None = msgspec.field(default=None, name=ROOT_ELEMENT)
 
 
@@ -200,16 +208,12 @@ class _ProfileList(msgspec.Struct):
     profile: list[Profile] | Profile | None = None
 
 
-class _ProfilesEnvelope(msgspec.Struct):
-    profiles: _ProfileList | None = None
-    messages: Any = None
+class _ProfilesEnvelope(msgspec.Struct, rename="camel"):
+    profiles: _ProfileList | UnsetType | None = UNSET
+    messages: Any = UNSET
+    total_count: Any = UNSET
+    results: Any = UNSET
     wrapped: _ProfilesEnvelope | None = msgspec.field(default=None, name=ROOT_ELEMENT)
-
-
-class _ErrorEnvelope(msgspec.Struct, rename="camel"):
-    messages: Any = msgspec.UNSET
-    total_count: Any = msgspec.UNSET
-    wrapped: _ErrorEnvelope | None = msgspec.field(default=None, name=ROOT_ELEMENT)
 
 
 # ---------------------------------------------------------------------------- generic steps
@@ -244,101 +248,60 @@ def parse_xml(body: bytes) -> dict[str, object]:
     return parsed
 
 
-def _unwrap(obj: object) -> object:
-    # XML always has a root element; JSON from real servers does not, but some add it.
-    if isinstance(obj, dict) and len(obj) == 1:
-        (key, value), = obj.items()
-        if key == ROOT_ELEMENT or key.endswith("Response"):
-            return {} if value is None or value == "" else value
+def _unwrap(obj: object, fmt: ResponseFormat) -> object:
+    """The root element's children. XML always has the root element, and it must be the
+    API's; JSON from real servers has none, but some add it."""
+    if fmt == "xml":
+        if not isinstance(obj, dict) or len(obj) != 1 or ROOT_ELEMENT not in obj:
+            names = ", ".join(map(str, obj)) if isinstance(obj, dict) else _kind(obj)
+            raise DecodeError(f"XML root element is {names!r}, not {ROOT_ELEMENT}")
+        value = obj[ROOT_ELEMENT]
+        return {} if value is None or value == "" else value
+    if isinstance(obj, dict) and len(obj) == 1 and ROOT_ELEMENT in obj:
+        value = obj[ROOT_ELEMENT]
+        return {} if value is None or value == "" else value
     return obj
 
 
 def normalise(obj: object, parent: str = "") -> object:
-    """The one normalisation step for mapped-XML quirks, on a parsed body.
+    """The one normalisation step for mapped-XML quirks, on a parsed body (route 3).
 
-    Scalars become text (so numbers sent as strings and strings sent as numbers converge and
-    the lax conversion types them), empty elements become None, repeated elements that came
-    as a single object become one-element lists, epoch-millisecond timestamps become ISO-8601
-    and the document's misspelt keys get their right names.
+    Scalars become text (numbers as the text the server meant), so XML and JSON trees
+    converge and the lax conversion types them; empty elements become None; the document's
+    misspelt keys get their right names; a device's ``details`` becomes raw JSON, as the
+    fast route reads it.
     """
     if isinstance(obj, dict):
-        children = _LIST_CHILDREN.get(parent, frozenset())
         out: dict[str, object] = {}
         for raw_key, value in obj.items():
             key = _KEY_ALIASES.get(str(raw_key), str(raw_key))
             if key == "#text" and isinstance(value, str) and value.isspace():
                 continue  # indentation between child elements
             item = normalise(value, key)
-            if key in children and not isinstance(item, list):
-                item = [] if item is None else [item]
-            elif key in _TIMESTAMP_KEYS and isinstance(item, str) and item.isdigit():
-                item = _epoch_to_iso(item)
+            if key == "details" and parent != "details":
+                item = msgspec.Raw(msgspec.json.encode(item))
             out[key] = item
         return out
     if isinstance(obj, list):
         return [normalise(item, parent) for item in obj]
     if obj is None or obj == "":
         return None
-    if isinstance(obj, bool):
-        return "true" if obj else "false"
-    if isinstance(obj, int | float):
-        return repr(obj) if isinstance(obj, float) else str(obj)
     if isinstance(obj, str):
         # Text is kept as sent; only whitespace alone (an XML element holding nothing but
         # the document's indentation) counts as empty.
-        return obj if obj and not obj.isspace() else None
-    return str(obj)
+        return obj if not obj.isspace() else None
+    return scalar_text(obj)
 
 
-def _epoch_to_iso(digits: str) -> str:
-    if not digits.isascii() or len(digits) > 18:
-        return digits  # "²" is a digit to str.isdigit(); 4,300+ digits make int() raise
-    value = int(digits)
-    seconds = value / 1000 if value >= 10**11 else value
-    try:
-        return _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC).isoformat()
-    except (OverflowError, OSError, ValueError):
-        return digits
+def _empty_as_null(body: bytes) -> bytes:
+    """``body`` with every empty value ``:""`` rewritten as ``:null`` (route 2).
 
-
-def _fast_json(body: bytes) -> bytes:
-    """``body`` with two quirks rewritten in the bytes, as :func:`normalise` would read them.
-
-    An empty element, ``:""``, becomes ``:null`` (a ``"`` cannot follow ``:""`` inside a JSON
-    string, so only empty values match), and an epoch-millisecond value of a timestamp key
-    becomes its ISO-8601 text. Pretty-printed JSON (``"key": ""``) is detected from its first
-    bytes. Anything else the fast path cannot absorb makes it fail validation, and the
-    normalising path takes over.
+    A ``"`` cannot follow ``:""`` inside a JSON string, so only empty values match.
+    Pretty-printed JSON (``"key": ""``) is detected from its first bytes.
     """
-    spaced = b'": ' in body[:4096]
-    # re.sub with a literal replacement beats bytes.replace on many matches (one pass).
-    body = (_EMPTY_SPACED if spaced else _EMPTY).sub(b": null" if spaced else b":null", body)
-    # Few timestamps match: collecting them and joining once beats re.sub's callback path.
-    pieces: list[bytes] = []
-    done = 0
-    for match in _EPOCH_VALUE.finditer(body):
-        pieces += (body[done : match.start()], _epoch_bytes(match))
-        done = match.end()
-    if not pieces:
-        return body
-    pieces.append(body[done:])
-    return b"".join(pieces)
-
-
-def _epoch_bytes(match: re.Match[bytes]) -> bytes:
-    whole = match.group(0)
-    start = match.string.rfind(b'"', 0, match.start())
-    key = match.string[start + 1 : match.start()].decode("utf-8", "replace") + (
-        "Attempt" if whole.startswith(b"Attempt") else "At"
-    )
-    if key not in _TIMESTAMP_KEYS:
-        return whole
-    digits = (match.group(1) or match.group(2)).decode("ascii")
-    iso = _epoch_to_iso(digits)
-    if iso == digits:
-        return whole  # out of range: left for the fast path to refuse
-    head = b'Attempt":"' if whole.startswith(b"Attempt") else b'At":"'
-    return head + iso.encode("ascii") + b'"'
+    if b'": ' in body[:4096]:
+        return _EMPTY_SPACED.sub(b": null", body)
+    return _EMPTY.sub(b":null", body)
 
 
 def _decode(body: bytes, fmt: ResponseFormat, type_: type[T]) -> T:
@@ -367,27 +330,141 @@ def _parse_tree(body: bytes, fmt: ResponseFormat) -> object:
 def _decode_body(body: bytes, fmt: ResponseFormat, type_: type[T]) -> T:
     if fmt == "json":
         try:
-            return msgspec.json.decode(
-                _fast_json(body), type=type_, strict=False, dec_hook=_dec_hook
-            )
+            return msgspec.json.decode(body, type=type_, strict=False, dec_hook=_dec_hook)
         except msgspec.ValidationError:
-            pass  # a quirk the fast path does not absorb: take the normalising path
+            pass  # a value the direct route cannot read: try the next route
         except msgspec.DecodeError as exc:
             raise DecodeError(f"malformed JSON body: {exc}") from None
-    if fmt == "json":
-        try:
-            tree: object = msgspec.json.decode(body)
-        except msgspec.DecodeError as exc:
-            raise DecodeError(f"malformed JSON body: {exc}") from None
-    else:
-        tree = parse_xml(body)
-    prepared = normalise(_unwrap(tree))
+        if b'""' in body:
+            try:
+                return msgspec.json.decode(
+                    _empty_as_null(body), type=type_, strict=False, dec_hook=_dec_hook
+                )
+            except msgspec.ValidationError:
+                pass
+            except msgspec.DecodeError as exc:  # a value read wrongly before the break
+                raise DecodeError(f"malformed JSON body: {exc}") from None
+    return _from_tree(_parse_tree(body, fmt), fmt, type_)
+
+
+def _from_tree(tree: object, fmt: ResponseFormat, type_: type[T]) -> T:
+    prepared = normalise(_unwrap(tree, fmt))
     if not isinstance(prepared, dict):
         raise DecodeError(f"expected an object at the top of the body, got {_kind(prepared)}")
+    for _ in range(_MAX_SPOIL_ROUNDS):
+        try:
+            return msgspec.convert(prepared, type_, strict=False, dec_hook=_dec_hook)
+        except msgspec.ValidationError as exc:
+            if not _spoil(prepared, type_, str(exc)):
+                raise DecodeError(f"unexpected body shape: {exc}") from None
+    raise DecodeError(f"more than {_MAX_SPOIL_ROUNDS} unreadable fields in the body")
+
+
+# ---------------------------------------------------------------------------- spoiling
+
+
+def _spoil(tree: dict[str, object], root: type, message: str) -> bool:
+    """Drop the unreadable scalar ``message`` points at, from every record that has it.
+
+    Returns False when the failure is not one value (a record or list of the wrong shape, a
+    required field missing): the body is then not the API's.
+    """
+    found = _ERROR_PATH.search(message)
+    if found is None:
+        return False
+    steps: list[str | int] = [
+        name if name else int(index) for name, index in _PATH_STEP.findall(found["path"])
+    ]
+    if len(steps) < 2 or not isinstance(steps[-1], str):
+        return False
+    expected = _type_at(root, steps)
+    parent = _node_at(tree, steps[:-1])
+    if expected is None or not _is_scalar(expected) or not isinstance(parent, dict):
+        return False
+    key = steps[-1]
+    if isinstance(parent.get(key), dict | list):
+        return False
+    # Every record of the same list with the same unreadable field, in one round.
+    siblings = _node_at(tree, steps[:-2]) if isinstance(steps[-2], int) else None
+    records = siblings if isinstance(siblings, list) else [parent]
+    example = parent.get(key)
+    dropped = 0
+    for record in records:
+        if isinstance(record, dict) and key in record and not _readable(record[key], expected):
+            del record[key]
+            dropped += 1
+    if dropped == 0:
+        return False
+    field = ".".join(str(s) if isinstance(s, str) else "[]" for s in steps).replace(".[]", "[]")
+    log.debug(
+        "decode.unreadable_field", field=field, records=dropped, example=repr(example)[:60]
+    )
+    return True
+
+
+def _readable(value: object, expected: object) -> bool:
     try:
-        return msgspec.convert(prepared, type_, strict=False, dec_hook=_dec_hook)
-    except msgspec.ValidationError as exc:
-        raise DecodeError(f"unexpected body shape: {exc}") from None
+        msgspec.convert(value, expected, strict=False, dec_hook=_dec_hook)
+    except (msgspec.ValidationError, TypeError):
+        return False
+    return True
+
+
+def _node_at(tree: object, steps: list[str | int]) -> object:
+    node = tree
+    for step in steps:
+        if isinstance(step, int):
+            if isinstance(node, list) and step < len(node):
+                node = node[step]
+            elif step == 0 and isinstance(node, dict):
+                continue  # a one-element list sent as the element itself
+            else:
+                return None
+        elif isinstance(node, dict):
+            node = node.get(step)
+        else:
+            return None
+    return node
+
+
+def _members(tp: object) -> tuple[object, ...]:
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        return tuple(m for m in typing.get_args(tp) if m not in (type(None), UnsetType))
+    return (tp,)
+
+
+def _type_at(root: type, steps: list[str | int]) -> object | None:
+    """The annotation msgspec checked at ``steps`` inside ``root``, or None if unknown."""
+    tp: object = root
+    for step in steps:
+        members = _members(tp)
+        if isinstance(step, int):
+            lists = [m for m in members if typing.get_origin(m) is list]
+            if not lists:
+                return None
+            tp = typing.get_args(lists[0])[0]
+            continue
+        structs = [m for m in members if isinstance(m, type) and issubclass(m, msgspec.Struct)]
+        if not structs:
+            return None
+        cls = structs[0]
+        fields = {f.encode_name: f.name for f in msgspec.structs.fields(cls)}
+        if step not in fields:
+            return None
+        tp = typing.get_type_hints(cls)[fields[step]]
+    return tp
+
+
+def _is_scalar(tp: object) -> bool:
+    for member in _members(tp):
+        if member is Any or member is msgspec.Raw or typing.get_origin(member) is not None:
+            return False
+        if isinstance(member, type) and issubclass(member, msgspec.Struct | DeviceDetails):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------- helpers
 
 
 def _kind(obj: object) -> str:
@@ -395,7 +472,7 @@ def _kind(obj: object) -> str:
 
 
 def _as_list(value: list[T] | T | None) -> list[T]:
-    if value is None:
+    if value is None or value is UNSET:
         return []
     if isinstance(value, list):
         return value
@@ -404,15 +481,13 @@ def _as_list(value: list[T] | T | None) -> list[T]:
 
 def _texts(raw: object) -> tuple[str, ...]:
     """Strings out of a messages-like value: a string, a list, or ``{"message": ...}``."""
-    if raw is None or raw is msgspec.UNSET:
+    if raw is None or raw is UNSET:
         return ()
     if isinstance(raw, str):
         text = raw.strip()
         return (text,) if text else ()
-    if isinstance(raw, bool):
-        return ("true" if raw else "false",)
-    if isinstance(raw, int | float):
-        return (str(raw),)
+    if isinstance(raw, bool | int | float):
+        return (scalar_text(raw),)
     if isinstance(raw, list):
         out: list[str] = []
         for item in raw:
@@ -430,49 +505,83 @@ def _unwrapped(envelope: T) -> T:
     return inner if inner is not None else envelope
 
 
+def _text(value: object) -> str | None:
+    """A wire-typed envelope text as its public value (numbers as text, blank as None)."""
+    if value is None:
+        return None
+    text = value.strip() if isinstance(value, str) else scalar_text(value)
+    return text or None
+
+
+def _listing(env: Any, container: object, what: str) -> None:
+    """Refuse a body that is not the API's answer for a list of ``what``."""
+    if env.results is not UNSET:
+        raise DecodeError(f"an API v2 page ('results'), not a v1 list of {what}")
+    if container is UNSET and env.messages is UNSET and env.total_count is UNSET:
+        raise DecodeError(f"the body holds no list of {what} (none of the API's fields)")
+
+
 # ---------------------------------------------------------------------------- per endpoint
 
 
 def decode_devices(body: bytes, fmt: ResponseFormat) -> DevicePage:
-    """A device list (list, search by phone/user/label/MAC) into a :class:`DevicePage`."""
+    """A device list (list, search by phone/user/label/MAC) into a :class:`DevicePage`.
+
+    A body without a device list is a DecodeError unless it says ``totalCount`` 0: ``{}``,
+    a v2 page or an unknown wrapper never reads as "no devices".
+    """
     env = _unwrapped(_decode(body, fmt, _DevicesEnvelope))
-    devices = _as_list(env.devices.device) if env.devices is not None else []
-    if not devices and env.device is not None:
+    if env.results is not UNSET:
+        raise DecodeError("an API v2 page ('results'), not a v1 device list")
+    total = env.total_count if isinstance(env.total_count, int) else None
+    if env.devices is UNSET and env.device is UNSET and total != 0:
+        raise DecodeError(
+            "the body holds no device list"
+            + (f" (totalCount {total})" if total is not None else "")
+        )
+    devices = _as_list(env.devices.device) if isinstance(env.devices, _DeviceList) else []
+    if not devices and isinstance(env.device, Device):
         devices = [env.device]
-    return DevicePage(devices=devices, total_count=env.total_count, messages=_texts(env.messages))
+    return DevicePage(devices=devices, total_count=total, messages=_texts(env.messages))
 
 
 def decode_device(body: bytes, fmt: ResponseFormat) -> Device | None:
     """The single device of a details answer (None when the body holds none)."""
     env = _unwrapped(_decode(body, fmt, _DevicesEnvelope))
-    if env.device is not None:
+    if env.results is not UNSET:
+        raise DecodeError("an API v2 page ('results'), not a v1 device")
+    if isinstance(env.device, Device):
         return env.device
-    listed = _as_list(env.devices.device) if env.devices is not None else []
-    return listed[0] if listed else None
+    listed = _as_list(env.devices.device) if isinstance(env.devices, _DeviceList) else []
+    if listed:
+        return listed[0]
+    if env.devices is UNSET and env.device is UNSET and env.messages is UNSET:
+        raise DecodeError("the body holds no device (none of the API's fields)")
+    return None
 
 
 def decode_labels(body: bytes, fmt: ResponseFormat) -> list[Label]:
     """All labels."""
     env = _unwrapped(_decode(body, fmt, _LabelsEnvelope))
-    return _as_list(env.labels.label) if env.labels is not None else []
+    _listing(env, env.labels, "labels")
+    return _as_list(env.labels.label) if isinstance(env.labels, _LabelList) else []
 
 
 def decode_operators(body: bytes, fmt: ResponseFormat) -> list[Operator]:
     """All operators."""
     env = _unwrapped(_decode(body, fmt, _OperatorsEnvelope))
-    return _as_list(env.operators.operator) if env.operators is not None else []
+    _listing(env, env.operators, "operators")
+    return _as_list(env.operators.operator) if isinstance(env.operators, _OperatorList) else []
 
 
 def decode_countries(body: bytes, fmt: ResponseFormat) -> list[Country]:
     """All countries (always normalised: the document misspells one of their keys)."""
-    tree = _parse_tree(body, fmt)
     try:
-        env = msgspec.convert(normalise(_unwrap(tree)), _CountriesEnvelope, strict=False)
-    except msgspec.ValidationError as exc:
-        raise DecodeError(f"unexpected body shape: {exc}") from None
+        env = _unwrapped(_from_tree(_parse_tree(body, fmt), fmt, _CountriesEnvelope))
     except RecursionError:
         raise DecodeError("body nested too deeply") from None
-    return _as_list(env.countries.country) if env.countries is not None else []
+    _listing(env, env.countries, "countries")
+    return _as_list(env.countries.country) if isinstance(env.countries, _CountryList) else []
 
 
 def decode_action(body: bytes, fmt: ResponseFormat) -> ActionResult:
@@ -483,25 +592,24 @@ def decode_action(body: bytes, fmt: ResponseFormat) -> ActionResult:
     an outcome built on it is UNKNOWN, never SUCCEEDED.
     """
     env = _unwrapped(_decode(body, fmt, _ActionEnvelope))
-    if (
-        not _strip(env.device_uuid)
-        and not _texts(env.messages)
-        and (env.passcodes is None or not _as_list(env.passcodes.passcode))
-        and env.unlock_passcode is None
+    device_uuid = _text(env.device_uuid)
+    passcodes = _as_list(env.passcodes.passcode) if env.passcodes is not None else []
+    if not device_uuid and not _texts(env.messages) and not passcodes and (
+        env.unlock_passcode is None
     ):
         raise DecodeError("the answer carries none of the API's fields (deviceUuid, messages)")
     return ActionResult(
-        device_uuid=_strip(env.device_uuid),
+        device_uuid=device_uuid,
         messages=_texts(env.messages),
-        unlock_passcode=env.unlock_passcode,
-        passcodes=_as_list(env.passcodes.passcode) if env.passcodes is not None else [],
+        unlock_passcode=_text(env.unlock_passcode),
+        passcodes=passcodes,
     )
 
 
 def decode_roaming(body: bytes, fmt: ResponseFormat) -> RoamingResult:
     """The answer of enable-roaming."""
     env = _unwrapped(_decode(body, fmt, _ActionEnvelope))
-    return RoamingResult(device_uuid=_strip(env.device_uuid), messages=_texts(env.messages))
+    return RoamingResult(device_uuid=_text(env.device_uuid), messages=_texts(env.messages))
 
 
 def decode_locate(body: bytes, fmt: ResponseFormat) -> LocateResult:
@@ -511,7 +619,7 @@ def decode_locate(body: bytes, fmt: ResponseFormat) -> LocateResult:
     floor = _dt.datetime.min.replace(tzinfo=_dt.UTC)
     locations.sort(key=lambda loc: loc.captured_at or floor, reverse=True)
     return LocateResult(
-        device_uuid=_strip(env.device_uuid),
+        device_uuid=_text(env.device_uuid),
         locations=locations,
         locate_now=env.locate_now,
         messages=_texts(env.messages),
@@ -523,18 +631,18 @@ def decode_registration(body: bytes, fmt: ResponseFormat) -> Registration:
     env = _unwrapped(_decode(body, fmt, _RegistrationEnvelope))
     reg = env.registration or _RegistrationBody()
     return Registration(
-        device_uuid=_strip(reg.device_uuid),
-        status=_strip(reg.status),
-        passcode=_strip(reg.passcode),
+        device_uuid=_text(reg.device_uuid),
+        status=_text(reg.status),
+        passcode=_text(reg.passcode),
         passcode_ttl_hours=reg.passcode_ttl,
-        registration_url=_strip(reg.registration_url),
-        phone_number=env.phone_number,
+        registration_url=_text(reg.registration_url),
+        phone_number=_text(env.phone_number),
         messages=_texts(reg.messages) + _texts(env.messages),
     )
 
 
 def _given(value: object) -> object:
-    return None if value is msgspec.UNSET else value
+    return None if value is UNSET else value
 
 
 def _invalid_list(env: _BulkEnvelope) -> list[str]:
@@ -568,7 +676,9 @@ def decode_message_result(body: bytes, fmt: ResponseFormat) -> MessageResult:
     failed = env.message_sent_failed
     # The element's presence is the flag: <messageSentFailed/> parses as None (XML) or ""
     # (mapped JSON); only an explicit "false" clears it.
-    flag = failed is not msgspec.UNSET and str(failed).strip().lower() != "false"
+    flag = failed is not UNSET and (
+        failed is not False and str(failed).strip().lower() != "false"
+    )
     invalid = _invalid_list(env)
     return MessageResult(
         messages=_message_only(_given(env.messages)),
@@ -580,7 +690,8 @@ def decode_message_result(body: bytes, fmt: ResponseFormat) -> MessageResult:
 def decode_profiles(body: bytes, fmt: ResponseFormat) -> list[Profile]:
     """The profiles of a device."""
     env = _unwrapped(_decode(body, fmt, _ProfilesEnvelope))
-    return _as_list(env.profiles.profile) if env.profiles is not None else []
+    _listing(env, env.profiles, "profiles")
+    return _as_list(env.profiles.profile) if isinstance(env.profiles, _ProfileList) else []
 
 
 def decode_error_messages(body: bytes, fmt: ResponseFormat) -> tuple[str, ...] | None:
@@ -591,26 +702,15 @@ def decode_error_messages(body: bytes, fmt: ResponseFormat) -> tuple[str, ...] |
     stripped = body.lstrip()
     if not stripped or stripped[:1] not in (b"{", b"<"):
         return None
-    if stripped[:1] == b"<":
-        fmt = "xml"
-    elif stripped[:1] == b"{":
-        fmt = "json"
+    fmt = "xml" if stripped[:1] == b"<" else "json"
     try:
         tree = msgspec.json.decode(stripped) if fmt == "json" else parse_xml(stripped)
+        inner = _unwrap(tree, fmt)
     except (msgspec.DecodeError, DecodeError, RecursionError, UnicodeDecodeError):
         return None
-    inner = _unwrap(tree)
     if not isinstance(inner, dict) or not ({"messages", "totalCount"} & inner.keys()):
         return None
     try:
         return _texts(inner.get("messages"))
     except RecursionError:
         return None
-
-
-def _strip(value: str | None) -> str | None:
-    if value is None:
-        return None
-    text = value.strip()
-    return text or None
-
