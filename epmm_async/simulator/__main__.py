@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import sys
 
@@ -16,7 +17,7 @@ from .faults import Faults
 from .server import Simulator
 from .wire import Quirks
 
-__all__ = ["build_parser", "run"]
+__all__ = ["build_parser", "quirks_from_args", "run"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,9 +58,85 @@ def build_parser() -> argparse.ArgumentParser:
         default=400,
         help="answer when request line + headers pass 8 KB (default 400)",
     )
-    p.add_argument("--clean", action="store_true", help="turn every wire-format quirk off")
+    preset = p.add_mutually_exclusive_group()
+    preset.add_argument("--clean", action="store_true", help="turn every wire-format quirk off")
+    preset.add_argument(
+        "--quoted",
+        action="store_true",
+        help="the older dialect: every scalar a string, details an object, 403 for no role",
+    )
     p.add_argument("--misspelled-sucess", action="store_true", help="register says SUCESS")
+    w = p.add_argument_group("wire format (each overrides the preset)")
+    w.add_argument(
+        "--typing",
+        choices=("jettison", "quoted", "schema"),
+        help="JSON scalar typing (default jettison: numbers/booleans bare)",
+    )
+    flag = argparse.BooleanOptionalAction
+    w.add_argument("--enforce-32bit-integer", action=flag, help="integers over 32 bits stay text")
+    w.add_argument(
+        "--negative-exponent-as-string", action=flag, help="Jettison 1.5: 1.0E-4 stays text"
+    )
+    w.add_argument("--escape-forward-slash-always", action=flag, help="write / as \\/ in JSON")
+    w.add_argument("--single-as-object", action=flag, help="one-element list as an object")
+    w.add_argument("--root-wrapper", action=flag, help="JSON keeps the XML root element")
+    w.add_argument("--empty-as-404", action=flag, help="an empty result is a 404 with a body")
+    w.add_argument(
+        "--empty-elements",
+        choices=("missing", "empty", "null"),
+        help="a null property: omitted (default), empty or JSON null",
+    )
+    w.add_argument("--details-wrapped-in-list", action=flag, help='details as [{"entry": ...}]')
+    w.add_argument(
+        "--empty-details",
+        choices=("element", "bare", "missing"),
+        help='empty details: like any empty element ([""], default), "" or omitted',
+    )
+    w.add_argument("--mac-lookup-singular", action=flag, help="MAC lookup answers one device")
+    w.add_argument(
+        "--no-role-status",
+        type=int,
+        choices=(401, 403),
+        help="answer to an account without the API role (default 401)",
+    )
+    w.add_argument(
+        "--auth-error-body", choices=("html", "api"), help="body of a 401 (default html)"
+    )
+    w.add_argument("--bulk-form-body", action=flag, help="bulk calls also read a form body")
+    w.add_argument(
+        "--invalid-devices-in-messages", action=flag, help="bulk invalidDevices inside messages"
+    )
     return p
+
+
+_QUIRK_FLAGS = (
+    "typing",
+    "enforce_32bit_integer",
+    "negative_exponent_as_string",
+    "escape_forward_slash_always",
+    "single_as_object",
+    "root_wrapper",
+    "empty_as_404",
+    "empty_elements",
+    "details_wrapped_in_list",
+    "empty_details",
+    "mac_lookup_singular",
+    "no_role_status",
+    "auth_error_body",
+    "bulk_form_body",
+    "invalid_devices_in_messages",
+)
+
+
+def quirks_from_args(args: argparse.Namespace) -> Quirks:
+    """The :class:`Quirks` the parsed flags ask for: the preset (``--clean``, ``--quoted``
+    or the real-server defaults), then every wire-format flag given."""
+    quirks = Quirks.clean() if args.clean else Quirks.quoted() if args.quoted else Quirks()
+    changes = {name: getattr(args, name) for name in _QUIRK_FLAGS}
+    quirks = dataclasses.replace(quirks, **{k: v for k, v in changes.items() if v is not None})
+    if args.misspelled_sucess:
+        quirks.misspelled_sucess = True
+    return quirks
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -79,8 +156,7 @@ async def _serve(args: argparse.Namespace) -> None:
         header_limit_status=args.header_limit_status,
         seed=args.seed,
     )
-    quirks = Quirks.clean() if args.clean else Quirks()
-    quirks.misspelled_sucess = args.misspelled_sucess
+    quirks = quirks_from_args(args)
     sim = Simulator(
         args.devices,
         args.seed,

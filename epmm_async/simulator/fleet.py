@@ -496,6 +496,10 @@ class Fleet:
             ldap = rng.random() < 0.4
             ascii_last = last.encode("ascii", "ignore").decode().lower()
             principal = f"{first[0].lower()}{ascii_last}{i}" if i else "jdoe"
+            if i % 20 == 7:
+                principal = str(100000 + i)  # an employee number: typed as a JSON number
+            elif i % 40 == 13:
+                principal = f"0{10000 + i}"  # a leading zero: stays a JSON string
             if i == 0:
                 first, last, ldap = "Joe", "Doe", False
             user = SimUser(
@@ -518,11 +522,16 @@ class Fleet:
                 return f"{value:012X}"
 
     def _new_phone(self, country: SimCountry) -> str:
+        """A new number, unique without regard to a leading ``+``: one in ten in national
+        form with a leading zero (``0…``, a JSON string), one in ten in E.164 form
+        (``+…``, a JSON string), the rest digits with the country code (a JSON number)."""
+        style = self._next_id % 10
         while True:
             local = f"{200 + _below(self.rng, 799)}{1_000_000 + _below(self.rng, 8_999_999)}"
-            phone = f"{country.code}{local}"
-            if phone not in self._phones:
-                self._phones.add(phone)
+            digits = f"{country.code}{local}"
+            phone = f"0{local}" if style == 3 else f"+{digits}" if style == 7 else digits
+            if _phone_key(phone) not in self._phones:
+                self._phones.add(_phone_key(phone))
                 return phone
 
     def _generate(self, n: int, users: list[SimUser]) -> None:
@@ -630,7 +639,7 @@ class Fleet:
         self.devices[device.uuid] = device
         self._by_mac[device.wifi_mac] = device
         if device.phone_number:
-            self._by_phone.setdefault(device.phone_number, []).append(device)
+            self._by_phone.setdefault(_phone_key(device.phone_number), []).append(device)
         self._by_user.setdefault(device.user.principal, []).append(device)
 
     # ---------------------------------------------------------------- registration
@@ -648,7 +657,7 @@ class Fleet:
         """Create a device in VERIFICATION_PENDING with empty details and append it."""
         rng = self.rng
         if phone_number:
-            self._phones.add(phone_number)
+            self._phones.add(_phone_key(phone_number))
         device = SimDevice(
             id=self._next_id,
             uuid=_uuid(rng),
@@ -691,8 +700,8 @@ class Fleet:
         return self._by_mac.get(mac)
 
     def by_phone(self, phone: str) -> list[SimDevice]:
-        """Devices registered with ``phone``."""
-        return list(self._by_phone.get(phone, ()))
+        """Devices registered with ``phone`` (a leading ``+`` on either side is ignored)."""
+        return list(self._by_phone.get(_phone_key(phone), ()))
 
     def by_user(self, principal: str) -> list[SimDevice]:
         """Devices of user ``principal``."""
@@ -777,6 +786,11 @@ class Fleet:
             )
         )
         return out
+
+
+def _phone_key(phone: str) -> str:
+    """The lookup key of a phone number: without a leading ``+``."""
+    return phone.lstrip("+")
 
 
 def _extra_value(key: str, device: SimDevice, rng: random.Random) -> str | int | bool:
@@ -923,7 +937,8 @@ def _ios(
         "WiFiMAC": mac,
     }
     if op is not None and d.phone_number:
-        out["mobile_number"] = f"+{d.phone_number}"
+        phone = d.phone_number
+        out["mobile_number"] = phone if phone.startswith(("+", "0")) else f"+{phone}"
         out["SIM MCC"] = d.country.mcc
         out["SIM MNC"] = op.mnc
         out["Subscriber Carrier Network"] = op.short_name

@@ -4,6 +4,7 @@ received (refused ones included) and request statistics."""
 from __future__ import annotations
 
 import time
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -109,6 +110,15 @@ class ReceivedRequest:
     done: bool = False
     fault: str | None = None
     retry_after: str | None = None
+
+    def query_pairs(self) -> list[tuple[str, str]]:
+        """The query's parameters as sent: ``(name, value)`` pairs, percent-decoded, in
+        order, a name sent twice (in any case) kept twice."""
+        return urllib.parse.parse_qsl(self.query, keep_blank_values=True)
+
+    def param_names(self) -> list[str]:
+        """The query's parameter names as sent, in order (``["Reason", "reason"]``)."""
+        return [name for name, _ in self.query_pairs()]
 
 
 @dataclass(slots=True)

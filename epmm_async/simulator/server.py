@@ -94,6 +94,14 @@ _HTML_414 = (
     "<p>The requested URL's length exceeds the capacity\nlimit for this server.<br />\n</p>\n"
     "</body></html>\n"
 )
+_HTML_401 = (
+    '<!doctype html><html lang="en"><head><title>HTTP Status 401 – Unauthorized</title>'
+    '<style type="text/css">body {font-family:Tahoma,Arial,sans-serif;} h1 {font-size:22px;}'
+    '</style></head><body><h1>HTTP Status 401 – Unauthorized</h1><hr class="line" />'
+    "<p><b>Type</b> Status Report</p><p><b>Description</b> The request has not been applied "
+    "to the target resource because it lacks valid authentication credentials for that "
+    'resource.</p><hr class="line" /><h3>Apache Tomcat</h3></body></html>'
+)
 _HTML_HEADER_400 = (
     "<html><body><h1>400 Bad Request</h1><p>Request header is too large</p></body></html>"
 )
@@ -136,7 +144,8 @@ def _bool(value: str | None, name: str, default: bool | None = None) -> bool | N
 
 
 def _params(request: web.Request) -> dict[str, str]:
-    """Query parameters by lower-cased name (first occurrence wins)."""
+    """Query parameters by lower-cased name: names are matched without regard to case, and
+    when one arrives twice (``Reason=a&reason=b``) the first occurrence wins."""
     out: dict[str, str] = {}
     for key, value in request.query.items():
         out.setdefault(key.lower(), value)
@@ -151,8 +160,9 @@ def _uuid_values(form: str) -> list[str]:
     return list(dict.fromkeys(k for k in keys if k))
 
 
-def _messages(*texts: str) -> Tree | None:
-    return {"message": list(texts)} if texts else None
+def _messages(*texts: str) -> Tree:
+    """A ``messages`` element; with no text it is the empty ``<messages/>``."""
+    return {"message": list(texts)}
 
 
 class Simulator:
@@ -166,7 +176,8 @@ class Simulator:
         stats: request counters (:class:`~epmm_async.simulator.ledger.Stats`).
         faults: the live :class:`Faults`; quirks: the live :class:`Quirks`.
         username, password: the API account; forbidden_username, forbidden_password: an
-            account without the API role (403).
+            account without the API role (answered 401 like a wrong password, or 403 with
+            ``Quirks.no_role_status=403``).
     """
 
     def __init__(
@@ -427,11 +438,16 @@ class Simulator:
         token = value.strip() if scheme.lower() == "basic" else ""
         if token and secrets.compare_digest(token, self._good_auth):
             return await handler(request)
+        q = self.quirks
         if token and secrets.compare_digest(token, self._forbidden_auth):
-            return self._reply(
-                request, {"messages": _messages("User does not have the API role.")}, 403
-            )
-        resp = self._reply(request, {"messages": _messages("Authentication required.")}, 401)
+            if q.no_role_status == 403:
+                return self._reply(
+                    request, {"messages": _messages("User does not have the API role.")}, 403
+                )
+        if q.auth_error_body == "api":
+            resp = self._reply(request, {"messages": _messages("Authentication required.")}, 401)
+        else:
+            resp = web.Response(status=401, text=_HTML_401, content_type="text/html")
         resp.headers["WWW-Authenticate"] = 'Basic realm="EPMM"'
         return resp
 
@@ -536,9 +552,8 @@ class Simulator:
             "countryCode": d.country.code,
             "countryId": d.country.id,
             "countryName": d.country.name,
-            "details": {"entry": [{"key": k, "value": v} for k, v in details.items()]}
-            if details
-            else None,
+            # an empty <details/> while registration is pending (see Quirks.empty_details)
+            "details": {"entry": [{"key": k, "value": v} for k, v in details.items()]},
             "deviceCount": 0,
             "easLastSyncAttempt": _iso(d.last_connected_at - 120) if d.eas_uuid else None,
             "easUuid": d.eas_uuid,
@@ -593,7 +608,7 @@ class Simulator:
         page = devices[offset:] if limit is None else devices[offset : offset + limit]
         tree: Tree = dict(head or {})
         msg = f"{len(page)} Device(s) returned"
-        tree["messages"] = None if silent else _messages(msg)
+        tree["messages"] = _messages() if silent else _messages(msg)
         tree["devices"] = {"device": [self._device_tree(d) for d in page]}
         tree["totalCount"] = total
         if not page:
@@ -678,18 +693,40 @@ class Simulator:
         except _Bad as err:
             return self._bad(request, err)
 
+    def _single(self, request: web.Request, d: SimDevice, *, by_uuid: bool) -> web.Response:
+        """A one-device reply: ``device`` (not a list), empty ``messages``, ``totalCount``;
+        ``currentPhoneNumber`` only in the uuid lookup (the document lists it there alone)."""
+        tree: Tree = {
+            "messages": _messages(),
+            "device": self._device_tree(d, single=by_uuid),
+            "totalCount": 1,
+        }
+        return self._reply(request, tree)
+
+    def _not_found(self, request: web.Request, message: str) -> web.Response:
+        """404 with the API's body: the reason and ``totalCount`` 0."""
+        return self._reply(request, {"messages": _messages(message), "totalCount": 0}, 404)
+
     async def h_device(self, request: web.Request) -> web.Response:
         """GET /devices/{uuid}."""
         try:
             d = self._find(request)
         except _Bad as err:
+            if err.status == 404:
+                return self._not_found(request, err.messages[0])
             return self._bad(request, err)
-        return self._reply(request, {"messages": None, "device": self._device_tree(d, single=True)})
+        return self._single(request, d, by_uuid=True)
 
     async def h_device_by_mac(self, request: web.Request) -> web.Response:
-        """GET /devices/mac/{MAC}."""
-        mac = _norm_mac(request.match_info["mac"])
+        """GET /devices/mac/{MAC}: one ``device`` (``Quirks.mac_lookup_singular``) or the
+        document's ``devices`` list."""
+        raw = request.match_info["mac"]
+        mac = _norm_mac(raw)
         d = self.fleet.by_mac(mac) if mac else None
+        if self.quirks.mac_lookup_singular:
+            if d is None:
+                return self._not_found(request, f"No device found with Wi-Fi MAC address {raw}.")
+            return self._single(request, d, by_uuid=False)
         try:
             return self._device_list(request, [d] if d else [])
         except _Bad as err:
@@ -821,7 +858,7 @@ class Simulator:
                 lastUpdatedAt=p.last_updated_at,
             )
             items.append(item)
-        tree: Tree = {"messages": None, "profiles": {"profile": items}}
+        tree: Tree = {"messages": _messages(), "profiles": {"profile": items}}
         if not items:
             return self._empty(request, tree, "No profiles found.")
         return self._reply(request, tree)
@@ -1000,7 +1037,7 @@ class Simulator:
             request,
             {
                 "deviceUuid": d.uuid,
-                "messages": None,
+                "messages": _messages(),
                 "locations": {"location": [location]},
                 "locateNow": locate_now,
             },
@@ -1169,7 +1206,7 @@ class Simulator:
             {
                 "phoneNumber": phone or "PDA",
                 "registration": {
-                    "messages": None,
+                    "messages": _messages(),
                     "deviceUuid": d.uuid,
                     "status": status,
                     "passcode": f"{rng.randrange(10000, 100000)}",
@@ -1181,16 +1218,15 @@ class Simulator:
 
     # ----------------------------------------------------------------- bulk
     async def _multi(self, request: web.Request, *names: str) -> tuple[list[str], dict[str, str]]:
-        values: list[str] = []
-        for name in names:
-            values.extend(request.query.getall(name, []))
+        """Every value of a repeated parameter called any of ``names`` (any case, query
+        first, then a form body if ``Quirks.bulk_form_body``), and the form's other
+        parameters by lower-cased name (first wins)."""
+        wanted = {name.lower() for name in names}
+        values = [v for k, v in request.query.items() if k.lower() in wanted]
         extra: dict[str, str] = {}
-        if self.quirks.bulk_form_body and request.content_type == (
-            "application/x-www-form-urlencoded"
-        ):
+        if self.quirks.bulk_form_body and request.content_type == _FORM:
             form = await request.post()
-            for name in names:
-                values.extend(str(v) for v in form.getall(name, []))
+            values.extend(str(v) for k, v in form.items() if k.lower() in wanted)
             for key, value in form.items():
                 extra.setdefault(key.lower(), str(value))
         elif request.can_read_body:
@@ -1211,7 +1247,7 @@ class Simulator:
         if invalid:
             inv = {"uuid": invalid}
             if self.quirks.invalid_devices_in_messages:
-                tree["messages"] = {**(tree["messages"] or {}), "invalidDevices": inv}
+                tree["messages"] = {**tree["messages"], "invalidDevices": inv}
             else:
                 tree["invalidDevices"] = inv
         return tree
@@ -1247,9 +1283,9 @@ class Simulator:
                 self._apply_bulk(request, action, d, passcodes)
             tree = self._bulk_tree([], invalid)
             if action == "UNLOCK":
-                tree["messages"] = tree["messages"] or _messages(
-                    f"{len(passcodes)} passcode(s) sent."
-                )
+                if not tree["messages"]["message"]:  # keep a nested invalidDevices
+                    msgs = _messages(f"{len(passcodes)} passcode(s) sent.")
+                    tree["messages"] = {**tree["messages"], **msgs}
                 tree["passcodes"] = {"passcode": passcodes}
                 if failed:
                     tree["failedDevices"] = {"message": failed}

@@ -1,8 +1,10 @@
 """End-to-end fixtures: the real client against the embedded EPMM simulator.
 
-Every test runs in both response formats (``fmt``) and three quirk sets (``quirks_name``):
-``real`` (``Quirks()``, what real servers do), ``clean`` (``Quirks.clean()``, all off) and
-``optional`` (the quirks that are off by default, switched on). The simulator's fleet is the
+Every test runs in both response formats (``fmt``) and four quirk sets (``quirks_name``):
+``real`` (``Quirks()``, what real servers do: Jettison-typed JSON), ``quoted``
+(``Quirks.quoted()``, every scalar a string, the dialect older evidence suggested), ``clean``
+(``Quirks.clean()``, all off) and ``optional`` (the quirks that are off by default, switched
+on). The simulator's fleet is the
 ground truth; :class:`Truth` turns a ``SimDevice`` into what the client must decode.
 """
 
@@ -25,12 +27,15 @@ SEED = 11
 FORMATS = ("json", "xml")
 QUIRKS: dict[str, Quirks] = {
     "real": Quirks(),
+    "quoted": Quirks.quoted(),
     "clean": Quirks.clean(),
     "optional": Quirks(
         root_wrapper=True,
-        numeric_strings_as_numbers=True,
-        details_wrapped_in_list=True,
-        empty_elements="missing",
+        enforce_32bit_integer=True,
+        negative_exponent_as_string=True,
+        escape_forward_slash_always=True,
+        empty_elements="empty",
+        empty_details="bare",
         misspelled_sucess=True,
         empty_as_404=False,
     ),

@@ -80,10 +80,10 @@ async def test_paging(api: Client) -> None:
 async def test_empty_is_404_with_body(api: Client) -> None:
     status, data = await api.call("GET", "/users/nobody-here")
     assert status == 404 and data["messages"]["message"] == "No devices found."
-    assert data["totalCount"] == "0"
+    assert data["totalCount"] == 0
     api.sim.set_quirks(Quirks(empty_as_404=False))
     status, data = await api.call("GET", "/users/nobody-here")
-    assert status == 200 and data["totalCount"] == "0"
+    assert status == 200 and data["totalCount"] == 0 and data["devices"] == ""
 
 
 async def test_auth_and_errors(api: Client) -> None:
@@ -97,7 +97,7 @@ async def test_auth_and_errors(api: Client) -> None:
     async with api.session.get(
         sim.url + DM + "/labels", headers=_basic(sim.forbidden_username, sim.forbidden_password)
     ) as r:
-        assert r.status == 403 and "messages" in await r.json()
+        assert r.status == 401 and r.content_type == "text/html"
     status, _ = await api.call("DELETE", "/devices")
     assert status == 405
     status, _ = await api.call("PUT", f"/devices/unlock/{_pick(sim).uuid}?Reason=x")
@@ -143,7 +143,7 @@ async def test_single_device_and_searches(api: Client) -> None:
     status, data = await api.call("GET", f"/phones/{d.phone_number}")
     assert status == 200 and data["phoneNumber"] == d.phone_number
     status, data = await api.call("GET", f"/devices/mac/{d.wifi_mac}")
-    assert _as_list(data["devices"]["device"])[0]["uuid"] == d.uuid
+    assert status == 200 and data["device"]["uuid"] == d.uuid and data["totalCount"] == 1
     status, data = await api.call("GET", f"/users/{d.principal}")
     assert d.uuid in [x["uuid"] for x in _as_list(data["devices"]["device"])]
     status, data = await api.call("GET", "/labels/R%26D%2FPrototypes")
@@ -174,7 +174,7 @@ async def test_lock_unlock_wipe_retire(api: Client) -> None:
     assert not d.locked
     win = _pick(sim, "windows")
     status, data = await api.call("PUT", f"/devices/lock/{win.uuid}?Reason=x")
-    assert data["unlockpasscode"].isdigit()
+    assert isinstance(data["unlockpasscode"], int)  # digits: typed as a number
     status, data = await api.call("PUT", f"/devices/wipe/{d.uuid}")
     assert status == 200 and d.status == DeviceStatus.WIPED and d.status_code == 119
     for method, path in (
@@ -238,7 +238,7 @@ async def test_sendmessage(api: Client) -> None:
     status, data = await api.call(
         "POST", f"/bulk/sendmessage?mode=email&subject=S&message=M&{q}&deviceUuid=bogus"
     )
-    assert data["invalidDevices"]["uuid"] == "bogus" and data["messageSentFailed"] == "true"
+    assert data["invalidDevices"]["uuid"] == "bogus" and data["messageSentFailed"] is True
     status, data = await api.call("POST", f"/bulk/sendmessage?mode=fax&message=M&{q}")
     assert status == 400
     status, data = await api.call(
@@ -266,12 +266,12 @@ async def test_register(api: Client) -> None:
     )
     assert status == 200, data
     reg = data["registration"]
-    assert reg["status"] == "SUCCESS" and len(reg["passcode"]) == 5
+    assert reg["status"] == "SUCCESS" and 10000 <= reg["passcode"] <= 99999
     d = sim.fleet.devices[reg["deviceUuid"]]
     assert d.status == DeviceStatus.VERIFICATION_PENDING and d.phone_number is None
     assert d.details == {} and sim.ledger.count(d.uuid, "REGISTER") == 1
     status, data = await api.call("GET", f"/devices/{d.uuid}")
-    assert data["device"]["details"] == ""
+    assert data["device"]["details"] == [""]
     sim.set_quirks(Quirks(misspelled_sucess=True))
     status, data = await api.call(
         "PUT", "/register?phoneNumber=4155550101&userId=jdoe&platform=A&countryCode=1"
@@ -306,11 +306,11 @@ async def test_reference_lists_and_csv(api: Client) -> None:
     status, data = await api.call("GET", "/labels")
     labels = data["labels"]["label"]
     assert {lb["@id"] for lb in labels} >= {"-1", "-2", "-3", "-4", "-5"}
-    assert {lb["isESSearch"] for lb in labels} <= {"116", "102"}
+    assert {lb["isESSearch"] for lb in labels} <= {116, 102}
     status, data = await api.call("GET", "/operators")
     assert any(op["carrierShortName"] == "AT&T" for op in data["operators"]["operator"])
     status, data = await api.call("GET", "/countries")
-    assert {c["enabledForRegistration"] for c in data["countries"]["country"]} == {"116", "102"}
+    assert {c["enabledForRegistration"] for c in data["countries"]["country"]} == {116, 102}
     status, text = await api.call("GET", "/devices.csv")
     lines = text.splitlines()
     assert status == 200 and lines[0] == ",".join(CSV_COLUMNS)

@@ -148,7 +148,7 @@ async def test_locate_now_timing(sim: Simulator) -> None:
         old = before["locations"]["location"]  # type: ignore[index]
         started_ms = time.time() * 1000
         reply = await _locate(s, sim, android, now=True)
-        assert reply["locateNow"] == "true"
+        assert reply["locateNow"] is True
         # no fix yet: delay is at least 2 s x 0.002
         still = (await _locate(s, sim, android))["locations"]["location"]  # type: ignore[index]
         assert still == old
@@ -159,12 +159,12 @@ async def test_locate_now_timing(sim: Simulator) -> None:
         assert int(fresh["capturedAt"]) <= time.time() * 1000 + 5
         # offline: accepted, but never a new fix
         first = (await _locate(s, sim, offline))["locations"]["location"]  # type: ignore[index]
-        assert (await _locate(s, sim, offline, now=True))["locateNow"] == "true"
+        assert (await _locate(s, sim, offline, now=True))["locateNow"] is True
         await asyncio.sleep(0.15)
         after = (await _locate(s, sim, offline))["locations"]["location"]  # type: ignore[index]
         assert after == first
         # iOS ignores locatenow
-        assert (await _locate(s, sim, ios, now=True))["locateNow"] == "false"
+        assert (await _locate(s, sim, ios, now=True))["locateNow"] is False
     assert sim.ledger.count(android.uuid, "LOCATE_NOW") == 1
     assert sim.ledger.count(offline.uuid, "LOCATE_NOW") == 1
     assert sim.ledger.count(ios.uuid, "LOCATE_NOW") == 0

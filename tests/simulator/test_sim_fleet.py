@@ -45,6 +45,15 @@ def test_mix_and_invariants() -> None:
     assert len(set(macs)) == len(macs)
     assert all(len(m) == 12 and m == m.upper() for m in macs)
     assert any(d.phone_number is None for d in devices)
+    phones = [d.phone_number for d in devices if d.phone_number]
+    assert any(p.startswith("0") for p in phones)  # national form: stays a JSON string
+    assert any(p.startswith("+") for p in phones)  # E.164 form: a JSON string
+    assert any(p.isdigit() and p[0] != "0" for p in phones)  # digits: a JSON number
+    assert len({p.lstrip("+") for p in phones}) == len(phones)
+    assert fleet.by_phone(next(p for p in phones if p[0] == "+")[1:])
+    principals = [u.principal for u in fleet.users.values()]
+    assert any(p.isdigit() and p[0] != "0" for p in principals)
+    assert any(p.isdigit() and p[0] == "0" for p in principals)
     assert all(d.status_code == d.status.code for d in devices)
     assert {u.source for u in fleet.users.values()} == {UserSource.LOCAL, UserSource.LDAP}
     owners = Counter(d.principal for d in devices)
