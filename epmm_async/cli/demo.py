@@ -35,7 +35,7 @@ async def run_demo(
     time_scale: float = 0.05,
 ) -> int:
     """Start a simulator, play the demo job against it, return the exit code."""
-    from .app import show_labels
+    from .read_cmds import show_labels
 
     started = time.monotonic()
     journal = _prepare_dir(reports_dir)
