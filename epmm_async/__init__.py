@@ -2,10 +2,15 @@
 
 >>> async with EpmmClient(url, username="api", password=secret) as epmm:
 ...     devices = await epmm.devices.list(status="ACTIVE")
+
+The library prints nothing by default: its events go through structlog once the application
+has configured structlog, else to the stdlib loggers ``epmm_async.*``, which have a
+``NullHandler`` (:mod:`epmm_async._logging`).
 """
 
 __version__ = "0.1.0"
 
+from . import _logging  # noqa: F401  (the library's loggers are silent by default)
 from .client import EpmmClient
 from .enums import (
     AsciiFlag,

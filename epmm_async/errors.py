@@ -69,11 +69,54 @@ class TransportError(EpmmError):
 
 
 class ConnectError(TransportError):
-    """The connection could not be opened; the request was not sent."""
+    """The connection could not be opened; the request was not sent.
+
+    ``errno`` is the operating system's error number when it gave one: ``errno.ECONNREFUSED``
+    (nothing listens on the port), ``errno.EMFILE`` (this process ran out of file
+    descriptors: ``fd_limit`` then holds its limit, ``RLIMIT_NOFILE``)...
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        path: str,
+        sent: bool = False,
+        errno: int | None = None,
+        fd_limit: int | None = None,
+    ) -> None:
+        """Keep the message, the request and the operating system's error number."""
+        super().__init__(message, method=method, path=path, sent=sent)
+        self.errno = errno
+        self.fd_limit = fd_limit
 
 
 class TlsError(ConnectError):
-    """TLS verification or handshake failed; the request was not sent."""
+    """TLS verification or handshake failed; the request was not sent. Never retried.
+
+    ``reason`` is what failed, as the TLS library said it (for a refused certificate, the
+    verifier's reason: "self-signed certificate", "certificate has expired", "Hostname
+    mismatch..."). ``certificate`` is True when the server's certificate was refused (trust
+    the CA that signed it: ``verify="ca.pem"``); ``not_tls`` when the server did not speak
+    TLS at all (typically an ``https://`` URL to a plain-http port).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        path: str,
+        reason: str = "",
+        certificate: bool = False,
+        not_tls: bool = False,
+    ) -> None:
+        """Keep the message, the request and what failed."""
+        super().__init__(message, method=method, path=path, sent=False)
+        self.reason = reason
+        self.certificate = certificate
+        self.not_tls = not_tls
 
 
 class TimeoutError(TransportError):
@@ -114,7 +157,12 @@ class ApiError(EpmmError):
         method: str = "",
         path: str = "",
         retry_after: float | None = None,
+        hint: str | None = None,
     ) -> None:
+        """Keep the status, the server's messages and the request; ``hint`` overrides the
+        class's."""
+        if hint is not None:
+            self.hint = hint
         said = "; ".join(messages)
         if self.hint is None:
             detail = said or "no message"
@@ -151,7 +199,13 @@ class ForbiddenError(ApiError):
 
 
 class NotFoundError(ApiError):
-    """404 that is not an API "no data" answer (for example an HTML page: a wrong URL)."""
+    """404 that is not an API "no data" answer (for example an HTML page: a wrong URL).
+
+    ``wrong_base_url`` is True when it was the client's first answer (nothing had answered as
+    the API before): the base URL is then probably wrong, and the message says so.
+    """
+
+    wrong_base_url: bool = False
 
 
 class DeviceNotFound(NotFoundError):
@@ -230,16 +284,19 @@ class JournalError(EpmmError):
 
 class PagingError(EpmmError):
     """A paged device listing cannot give every device exactly once: the server ignores
-    ``offset`` (a page starts with the same uuid as the page before it, or holds only devices
-    already listed). The listing stops there rather than loop or repeat devices.
+    ``offset`` (a page starts with the same uuid as the page before it, or holds mostly
+    devices already listed), answers an empty page before ``totalCount`` is reached, or its
+    pages skipped devices (fewer distinct devices than ``totalCount``, beyond what repeated
+    records explain). The listing stops there rather than loop, repeat devices or end early
+    without a word.
 
-    ``offset`` is the offset of the offending page, ``uuid`` the repeated device's uuid,
-    ``first_seen_at`` the offset of the page that listed it first, and ``listed`` how many
-    distinct devices were listed before the error.
+    ``offset`` is the offset of the offending page, ``uuid`` the repeated device's uuid and
+    ``first_seen_at`` the offset of the page that listed it first (None when no device
+    repeated), and ``listed`` how many distinct devices were listed before the error.
     """
 
-    def __init__(self, message: str, *, offset: int, uuid: str, first_seen_at: int,
-                 listed: int) -> None:
+    def __init__(self, message: str, *, offset: int, uuid: str | None = None,
+                 first_seen_at: int | None = None, listed: int) -> None:
         """Keep where paging broke."""
         super().__init__(message)
         self.offset = offset

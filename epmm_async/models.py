@@ -19,6 +19,7 @@ of ``details`` becomes a lazy :class:`DeviceDetails`.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import operator
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -59,7 +60,6 @@ __all__ = [
     "WireText",
 ]
 
-_NO_REASON = ComplianceReason(0)
 
 if TYPE_CHECKING:
     WireDetails: TypeAlias = "DeviceDetails"
@@ -363,7 +363,7 @@ class _Settle:
     :data:`WireText` field is settled without being listed anywhere else.
     """
 
-    __slots__ = ("details", "flags", "get_texts", "stamps", "texts")
+    __slots__ = ("details", "flags", "get_texts", "required", "stamps", "texts")
 
     def __init__(self, cls: type) -> None:
         hints = typing.get_type_hints(cls)
@@ -372,6 +372,9 @@ class _Settle:
             return tuple(n for n, h in hints.items() if h in (alias, typing.Optional[alias]))  # noqa: UP045
 
         self.texts = having(WireText)
+        self.required = frozenset(
+            f.name for f in msgspec.structs.fields(cls) if f.required and f.name in self.texts
+        )
         self.get_texts = _getter(self.texts)
         self.stamps = having(WireStamp)
         self.flags = having(WireFlag)
@@ -383,6 +386,10 @@ class _Settle:
         if "" in texts or not _NOT_TEXT.isdisjoint(map(type, texts)):
             for name, value in zip(self.texts, texts, strict=True):
                 if value is not None and (value.__class__ is not str or not value):
+                    if value == "" and name in self.required:
+                        # A record without its identity (uuid, name) is not a record: the
+                        # decoder refuses the body rather than drop it or invent one.
+                        raise ValueError(f"{type(obj).__name__}.{name} is empty")
                     setattr(obj, name, scalar_text(value) if value != "" else None)
         for name in self.stamps:
             value = getattr(obj, name)
@@ -420,16 +427,17 @@ class Device(_Record, rename="camel", kw_only=True):
 
     Every field the document lists, plus the undocumented ones real servers send. Bitmaps
     (``compliance``, ``quarantined_status``, ``block_reason``) are :class:`ComplianceReason`
-    flags; ``user_source`` is :class:`UserSource`; timestamps are aware datetimes.
+    flags (None when the server sent none, or one that could not be read); ``user_source``
+    is :class:`UserSource`; timestamps are aware datetimes.
     """
 
     id: int | None = msgspec.field(default=None, name="@id")
     uuid: WireText
     principal: WireText | None = None
-    block_reason: ComplianceReason = _NO_REASON
+    block_reason: ComplianceReason | None = None
     client_id: int | None = None
     comment: WireText | None = None
-    compliance: ComplianceReason = _NO_REASON
+    compliance: ComplianceReason | None = None
     country_code: WireText | None = None
     country_id: int | None = None
     country_name: WireText | None = None
@@ -456,7 +464,7 @@ class Device(_Record, rename="camel", kw_only=True):
     current_phone_number: WireText | None = None
     pin: WireText | None = None
     platform: WireText | None = None
-    quarantined_status: ComplianceReason = _NO_REASON
+    quarantined_status: ComplianceReason | None = None
     reg_count: int | None = None
     reg_type: RegType | None = None
     status: DeviceStatus | None = None
@@ -483,8 +491,9 @@ class Device(_Record, rename="camel", kw_only=True):
 
     @property
     def compliant(self) -> bool:
-        """True when the ``compliance`` bitmap is zero."""
-        return not self.compliance
+        """True when the ``compliance`` bitmap is zero; False when it is unknown (missing, or
+        a value that could not be read): an unreadable bitmap never reads as compliant."""
+        return self.compliance is not None and not self.compliance
 
     @property
     def status_from_code(self) -> DeviceStatus | None:
@@ -495,6 +504,21 @@ class Device(_Record, rename="camel", kw_only=True):
             return DeviceStatus.from_code(self.status_code)
         except ValueError:
             return None
+
+    def __repr__(self) -> str:
+        """Short: uuid, principal, platform and status (:meth:`as_dict` has every field)."""
+        status = self.status or self.status_from_code
+        shown = str(status) if status is not None else None
+        return (
+            f"Device(uuid={self.uuid!r}, principal={self.principal!r}, "
+            f"platform={self.platform!r}, status={shown!r})"
+        )
+
+    def as_dict(self) -> dict[str, typing.Any]:
+        """The full record: every field by attribute name, ``details`` as a plain dict."""
+        record = msgspec.structs.asdict(self)
+        record["details"] = dict(self.details)
+        return record
 
 
 class DevicePage(msgspec.Struct, kw_only=True):
@@ -565,8 +589,12 @@ class Location(_Record, rename="camel", kw_only=True):
     @property
     def found(self) -> bool:
         """False when the server could not locate the device (``LookupFailure``)."""
-        return self.lookup_result is not LookupResult.LOOKUP_FAILURE and (
-            self.latitude is not None
+        return (
+            self.lookup_result is not LookupResult.LOOKUP_FAILURE
+            and self.latitude is not None
+            and self.longitude is not None
+            and math.isfinite(self.latitude)
+            and math.isfinite(self.longitude)
         )
 
 

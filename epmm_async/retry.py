@@ -5,7 +5,8 @@ Exponential backoff with full jitter, a cap per wait, a deadline over all attemp
 :class:`~epmm_async.core.requests.Safety`:
 
 * reads and idempotent actions (lock, unlock, wakeup, locate...) are retried on transport
-  failures, 429 and 500/502/503/504;
+  failures, 429 and 500/502/503/504, but never on a TLS failure (a refused certificate, a
+  server that does not speak TLS: the next try fails the same way);
 * unsafe actions (wipe, retire, register, send-message) are retried only when the failed
   attempt was certainly not applied (:func:`~epmm_async.core.attempts.may_have_applied`):
   the connection could not be opened, or the server shed load (429, 503 with
@@ -19,7 +20,14 @@ from dataclasses import dataclass, field
 
 from .core.attempts import may_have_applied
 from .core.requests import Safety
-from .errors import ApiError, ConnectError, EpmmError, TransportError, ValidationError
+from .errors import (
+    ApiError,
+    ConnectError,
+    EpmmError,
+    TlsError,
+    TransportError,
+    ValidationError,
+)
 
 __all__ = ["RetryPolicy"]
 
@@ -61,7 +69,13 @@ class RetryPolicy:
         return cls(attempts=1)
 
     def is_retryable(self, safety: Safety, error: EpmmError) -> bool:
-        """Whether ``error`` on a request of this ``safety`` may be retried at all."""
+        """Whether ``error`` on a request of this ``safety`` may be retried at all.
+
+        A :class:`~epmm_async.errors.TlsError` never is: a refused certificate or a server
+        that does not speak TLS answers the same way every time.
+        """
+        if isinstance(error, TlsError):
+            return False
         if isinstance(error, ConnectError):
             return True  # never reached the server: safe for every request
         if safety is Safety.UNSAFE and may_have_applied(error):

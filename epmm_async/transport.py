@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import ipaddress
+import os
 import random
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -21,10 +24,10 @@ from typing import Literal, TypeVar
 
 import aiohttp
 import anyio
-import structlog
 from yarl import URL
 
 from . import __version__
+from ._logging import get_logger
 from .core.decode import ResponseFormat, detect_format
 from .core.redact import redact_url
 from .core.requests import ApiRequest, Safety
@@ -35,6 +38,7 @@ from .errors import (
     ConnectError,
     EpmmError,
     JobInterrupted,
+    NotFoundError,
     RedirectError,
     ResponseTooLargeError,
     TimeoutError,
@@ -54,7 +58,7 @@ __all__ = [
     "Transport",
 ]
 
-log = structlog.get_logger("epmm_async")
+log = get_logger("epmm_async")
 
 T = TypeVar("T")
 
@@ -215,6 +219,8 @@ class Transport:
         # never in aiohttp's pool queue, from which it would leave after the halt.
         self._slots = anyio.Semaphore(connection_limit)
         self._closed = False
+        self._answered = False
+        """Whether the server has answered as the API once (a 404 page before: a wrong URL)."""
         self._rng = random.Random()
 
     def __repr__(self) -> str:
@@ -317,9 +323,11 @@ class Transport:
                 self._slots.release()
             elapsed = time.monotonic() - started
             if status < 300:
+                self._answered = True
                 return Response(status, body, fmt, number, elapsed)
             empty = no_data_messages(status, body, fmt)
             if empty is not None:
+                self._answered = True
                 return Response(status, body, fmt, number, elapsed, no_data=empty)
             raise self._status_error(req, status, body, fmt, headers)
 
@@ -341,13 +349,36 @@ class Transport:
                 path=req.path,
                 location=redact_url(location) if location else None,
             )
-        return api_error(
+        error = api_error(
             status,
             body,
             fmt,
             method=req.method,
             path=req.path,
             retry_after=parse_retry_after(headers.get("Retry-After")),
+        )
+        if type(error) is NotFoundError and not self._answered:
+            # The first answer is a web server's 404, not the API's: the URL is wrong.
+            error = NotFoundError(
+                status, error.messages, method=req.method, path=req.path,
+                hint=self._wrong_base_url_hint(),
+            )
+            error.wrong_base_url = True
+        elif error.messages:  # the API's own error body (a web server's page has none)
+            self._answered = True
+        return error
+
+    def _wrong_base_url_hint(self) -> str:
+        root = str(self.base_url.origin())
+        # The URL last and alone: free text is redacted word by word.
+        if self._base_path:
+            return (
+                "nothing answers here: the base_url is probably wrong; it should be the server "
+                f"root, without {self._base_path}: {root}"
+            )
+        return (
+            "nothing answers here: is this the EPMM server? (the base_url is the server root, "
+            f"not .../api/v1/dm): {root}"
         )
 
     async def _with_retries(
@@ -536,13 +567,11 @@ class Transport:
     def _map_exception(self, exc: BaseException, req: ApiRequest) -> EpmmError | None:
         m, p = req.method, req.path
         if isinstance(exc, aiohttp.ClientSSLError):
-            return TlsError(f"TLS failure: {type(exc).__name__}", method=m, path=p, sent=False)
+            return _tls_error(exc, req)
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
             return ConnectError("connect timed out", method=m, path=p, sent=False)
         if isinstance(exc, aiohttp.ClientConnectorError):
-            return ConnectError(
-                f"cannot connect to {exc.host}:{exc.port}", method=m, path=p, sent=False
-            )
+            return _connect_error(exc, req)
         if isinstance(exc, asyncio.TimeoutError):  # includes SocketTimeoutError
             return TimeoutError("timed out waiting for the answer", method=m, path=p, sent=True)
         if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
@@ -619,3 +648,80 @@ class Transport:
             raise mapped from None
 
 
+# Reasons OpenSSL gives when the peer's first bytes are not a TLS record: it answered in
+# plain text (an https:// URL to a plain-http port).
+_NOT_TLS_REASONS = frozenset({
+    "WRONG_VERSION_NUMBER", "HTTP_REQUEST", "UNKNOWN_PROTOCOL", "PACKET_LENGTH_TOO_LONG",
+    "RECORD_LAYER_FAILURE", "UNEXPECTED_RECORD",
+})
+
+
+def _tls_error(exc: aiohttp.ClientSSLError, req: ApiRequest) -> ConnectError:
+    """The root cause of a failed TLS handshake: a refused certificate (the verifier's
+    reason), a server that does not speak TLS, or the TLS library's reason. A handshake the
+    peer cut (EOF) is a plain :class:`ConnectError`: it may pass on another try."""
+    m, p = req.method, req.path
+    where = f"{exc.host}:{exc.port}" if isinstance(exc, aiohttp.ClientConnectorError) else "?"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert = exc.certificate_error
+        reason = getattr(cert, "verify_message", None) or getattr(cert, "reason", None)
+        reason = str(reason or cert)
+        return TlsError(
+            f"the TLS certificate of {where} was refused: {reason} (trust the CA that signed "
+            "it: verify='ca.pem')",
+            method=m, path=p, reason=reason, certificate=True,
+        )
+    cause = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else None
+    if isinstance(cause, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return ConnectError(
+            f"{where} closed the connection during the TLS handshake", method=m, path=p,
+            sent=False,
+        )
+    code = getattr(cause, "reason", None)
+    reason = str(code or getattr(cause, "strerror", None) or cause or type(exc).__name__)
+    if code in _NOT_TLS_REASONS:
+        return TlsError(
+            f"the server at {where} did not speak TLS ({reason}): is it a plain-http port? "
+            "(use http:// for it, or the server's https port)",
+            method=m, path=p, reason=reason, not_tls=True,
+        )
+    return TlsError(f"TLS handshake with {where} failed: {reason}", method=m, path=p,
+                    reason=reason)
+
+
+def _fd_limit() -> int | None:
+    try:
+        import resource
+    except ImportError:  # not on Unix
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _connect_error(exc: aiohttp.ClientConnectorError, req: ApiRequest) -> ConnectError:
+    """Why a connection could not be opened, in the operating system's words; running out of
+    file descriptors (EMFILE) is said as such, with the process's limit."""
+    m, p = req.method, req.path
+    cause = exc.os_error
+    number = cause.errno if isinstance(cause.errno, int) else None
+    if number in (errno.EMFILE, errno.ENFILE):
+        limit = _fd_limit()
+        which = "this process" if number == errno.EMFILE else "the system"
+        said = f" (at most {limit:,} open files: RLIMIT_NOFILE)" if limit is not None else ""
+        return ConnectError(
+            f"cannot open a connection to {exc.host}:{exc.port}: {which} ran out of file "
+            f"descriptors ({errno.errorcode[number]}){said}; send fewer requests at once "
+            "(a lower concurrency) or raise the limit (ulimit -n)",
+            method=m, path=p, sent=False, errno=number, fd_limit=limit,
+        )
+    if isinstance(cause, socket.gaierror):
+        reason = f"cannot resolve {exc.host}: {cause.strerror or cause}"
+        return ConnectError(reason, method=m, path=p, sent=False, errno=number)
+    if number is not None and number > 0:
+        reason = os.strerror(number)
+    else:
+        reason = str(cause.strerror or cause)
+    return ConnectError(
+        f"cannot connect to {exc.host}:{exc.port}: {reason}", method=m, path=p, sent=False,
+        errno=number,
+    )

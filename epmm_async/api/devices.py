@@ -51,26 +51,30 @@ def _target(device: DeviceLike) -> str | MacAddress:
 
 def _paging_broke(
     offset: int,
-    first: str,
+    page: builtins.list[Device],
     seen: dict[str, int],
     fresh: builtins.list[Device],
     *,
     same_first: bool,
 ) -> NoReturn:
-    """Raise the :class:`PagingError` of a page that repeats what an earlier page listed."""
+    """Raise the :class:`PagingError` of a page that repeats what earlier pages listed."""
     listed = len(seen) - len(fresh)  # this page's new devices are not yielded
-    where = seen[first]  # an earlier page's: the first device is never new here
+    new = {d.uuid.lower() for d in fresh}
+    # A device listed on an earlier page (or, for a page repeating itself, its first).
+    repeat = next((d.uuid.lower() for d in page if d.uuid.lower() not in new),
+                  page[0].uuid.lower())
+    where = seen[repeat]
     if same_first:
-        what = (f"the page at offset {offset} starts with device {first}, as the page before "
+        what = (f"the page at offset {offset} starts with device {repeat}, as the page before "
                 f"it did (first listed at offset {where})")
     else:
-        what = (f"every device of the page at offset {offset} was already listed (the first, "
-                f"{first}, at offset {where})")
+        what = (f"{len(page) - len(fresh)} of the {len(page)} devices of the page at offset "
+                f"{offset} were already listed (e.g. {repeat}, at offset {where})")
     raise PagingError(
         f"{what}: the server seems to ignore 'offset'; the listing stopped after {listed} "
         "devices rather than repeat or loop",
         offset=offset,
-        uuid=first,
+        uuid=repeat,
         first_seen_at=where,
         listed=listed,
     )
@@ -114,14 +118,16 @@ class DevicesApi:
         device once.
 
         With ``totalCount`` the pages go on until it is reached (a server may cap pages below
-        ``page_size``); without it, a short page ends the listing. A server that ignores
-        paging and answers everything at once is detected (more devices than asked) and not
-        re-asked. A device already listed (records shifted between two requests: a device
+        ``page_size`` or send more); without it, a short page ends the listing, and so does a
+        page longer than asked (a server that ignores paging and answers everything at once
+        is not re-asked). A device already listed (records shifted between two requests: a device
         registered meanwhile pushes the next page's first record back onto it) is not yielded
         again. A server that ignores ``offset`` (a page starting with the same uuid as the
         page before, or holding only devices already listed) raises
         :class:`~epmm_async.errors.PagingError` before that page's devices are yielded: it
-        is never re-asked in a loop. Memory is one page plus the set of uuids seen.
+        is never re-asked in a loop. So does an empty page before ``totalCount``, or a
+        listing that ends with fewer distinct devices than ``totalCount`` by more than the
+        repeated records explain. Memory is one page plus the set of uuids seen.
         """
         if status is not None:
             DeviceStatus.parse(status)
@@ -129,10 +135,14 @@ class DevicesApi:
             raise ValidationError(f"page_size must be a positive integer, got {page_size!r}")
         offset = 0
         seen: dict[str, int] = {}  # uuid (lower case) -> offset of the page that listed it
+        repeated = 0  # records that were already listed (shifted between two requests)
+        total: int | None = None
         previous_first: str | None = None
         while True:
             page = await self.page(status, offset=offset, limit=page_size)
             got = len(page.devices)
+            if page.total_count is not None:
+                total = page.total_count
             if got:
                 first = page.devices[0].uuid.lower()
                 fresh: builtins.list[Device] = []
@@ -141,19 +151,40 @@ class DevicesApi:
                     if key not in seen:
                         seen[key] = offset
                         fresh.append(device)
-                if first == previous_first or not fresh:
-                    _paging_broke(offset, first, seen, fresh, same_first=first == previous_first)
+                # A shift repeats a record or two; a page mostly of devices already listed
+                # means the server is not moving through the list (offset ignored, or read as
+                # something else, or no stable order).
+                if first == previous_first or len(fresh) * 2 < got:
+                    _paging_broke(offset, page.devices, seen, fresh,
+                                  same_first=first == previous_first)
+                repeated += got - len(fresh)
                 previous_first = first
                 for device in fresh:
                     yield device
+            elif total is not None and offset < total:
+                raise PagingError(
+                    f"the page at offset {offset} is empty, but totalCount says {total}: the "
+                    f"server does not page by 'offset' as asked; the listing stopped after "
+                    f"{len(seen)} devices rather than end early",
+                    offset=offset, listed=len(seen),
+                )
             offset += got
-            if got == 0 or got > page_size:
-                return  # the end, or a server that ignored paging and sent everything
-            if page.total_count is not None:
-                if offset >= page.total_count:
+            if got == 0:
+                return
+            if total is not None:
+                if offset >= total:
+                    # Repeated records explain a shortfall (a device registered meanwhile
+                    # pushed one back); more missing means pages skipped devices.
+                    if total - len(seen) > repeated:
+                        raise PagingError(
+                            f"the listing ended with {len(seen)} distinct devices, but "
+                            f"totalCount says {total}: the server's pages skipped devices "
+                            "(no stable order, or 'offset' read differently)",
+                            offset=offset, listed=len(seen),
+                        )
                     return
-            elif got < page_size:
-                return  # a short page and no total: the end
+            elif got != page_size:
+                return  # a short page and no total: the end (more: paging was ignored)
 
     async def list(self, status: str | DeviceStatus | None = None) -> builtins.list[Device]:
         """Every device with ``status`` (ACTIVE when None), paged under the hood."""

@@ -29,10 +29,10 @@ import typing
 from typing import Any, Literal, TypeVar
 
 import msgspec
-import structlog
 import xmltodict
 from msgspec import UNSET, UnsetType
 
+from .._logging import get_logger
 from ..errors import DecodeError
 from ..models import (
     ActionResult,
@@ -79,7 +79,7 @@ ROOT_ELEMENT = "deviceManagementWebServiceResponse"
 
 T = TypeVar("T")
 
-log = structlog.get_logger("epmm_async.decode")
+log = get_logger("epmm_async.decode")
 
 # The document itself misspells isoAlpha2Code once.
 _KEY_ALIASES = {"isoAplha2Code": "isoAlpha2Code"}
@@ -263,7 +263,7 @@ def _unwrap(obj: object, fmt: ResponseFormat) -> object:
     return obj
 
 
-def normalise(obj: object, parent: str = "") -> object:
+def normalise(obj: object, parent: str = "", *, xml: bool = False) -> object:
     """The one normalisation step for mapped-XML quirks, on a parsed body (route 3).
 
     Scalars become text (numbers as the text the server meant), so XML and JSON trees
@@ -277,19 +277,23 @@ def normalise(obj: object, parent: str = "") -> object:
             key = _KEY_ALIASES.get(str(raw_key), str(raw_key))
             if key == "#text" and isinstance(value, str) and value.isspace():
                 continue  # indentation between child elements
-            item = normalise(value, key)
+            item = normalise(value, key, xml=xml)
             if key == "details" and parent != "details":
                 item = msgspec.Raw(msgspec.json.encode(item))
             out[key] = item
         return out
     if isinstance(obj, list):
-        return [normalise(item, parent) for item in obj]
+        return [normalise(item, parent, xml=xml) for item in obj]
     if obj is None or obj == "":
         return None
     if isinstance(obj, str):
-        # Text is kept as sent; only whitespace alone (an XML element holding nothing but
-        # the document's indentation) counts as empty.
-        return obj if not obj.isspace() else None
+        # Text is kept as sent, whitespace alone included (as the JSON routes keep it). In
+        # XML, whitespace with a line break is a pretty-printer's indentation inside an empty
+        # element, not data; whitespace where a record or list belongs is read as empty when
+        # converting (:func:`_spoil`).
+        if xml and "\n" in obj and obj.isspace():
+            return None
+        return obj
     return scalar_text(obj)
 
 
@@ -348,7 +352,7 @@ def _decode_body(body: bytes, fmt: ResponseFormat, type_: type[T]) -> T:
 
 
 def _from_tree(tree: object, fmt: ResponseFormat, type_: type[T]) -> T:
-    prepared = normalise(_unwrap(tree, fmt))
+    prepared = normalise(_unwrap(tree, fmt), xml=fmt == "xml")
     if not isinstance(prepared, dict):
         raise DecodeError(f"expected an object at the top of the body, got {_kind(prepared)}")
     for _ in range(_MAX_SPOIL_ROUNDS):
@@ -366,8 +370,10 @@ def _from_tree(tree: object, fmt: ResponseFormat, type_: type[T]) -> T:
 def _spoil(tree: dict[str, object], root: type, message: str) -> bool:
     """Drop the unreadable scalar ``message`` points at, from every record that has it.
 
-    Returns False when the failure is not one value (a record or list of the wrong shape, a
-    required field missing): the body is then not the API's.
+    Also reads whitespace where a record or list belongs as an empty element, and an
+    element with attributes where text belongs (``<phoneNumber xsi:nil="true"/>``) as its
+    text. Returns False when the failure is not one value (a record or list of the wrong
+    shape, a required field missing): the body is then not the API's.
     """
     found = _ERROR_PATH.search(message)
     if found is None:
@@ -375,19 +381,25 @@ def _spoil(tree: dict[str, object], root: type, message: str) -> bool:
     steps: list[str | int] = [
         name if name else int(index) for name, index in _PATH_STEP.findall(found["path"])
     ]
-    if len(steps) < 2 or not isinstance(steps[-1], str):
+    if not steps or not isinstance(steps[-1], str):
         return False
     expected = _type_at(root, steps)
     parent = _node_at(tree, steps[:-1])
-    if expected is None or not _is_scalar(expected) or not isinstance(parent, dict):
-        return False
     key = steps[-1]
-    if isinstance(parent.get(key), dict | list):
+    if expected is None or not isinstance(parent, dict) or key not in parent:
         return False
+    value = parent[key]
+    if not _is_scalar(expected):
+        if isinstance(value, str) and value.isspace():
+            parent[key] = None  # an empty element, pretty-printed
+            return True
+        return False
+    if isinstance(value, dict) and "#text" in value:
+        parent[key] = value["#text"]  # text with attributes: the text
+        return True
     # Every record of the same list with the same unreadable field, in one round.
-    siblings = _node_at(tree, steps[:-2]) if isinstance(steps[-2], int) else None
+    siblings = _node_at(tree, steps[:-2]) if len(steps) > 1 and isinstance(steps[-2], int) else None
     records = siblings if isinstance(siblings, list) else [parent]
-    example = parent.get(key)
     dropped = 0
     for record in records:
         if isinstance(record, dict) and key in record and not _readable(record[key], expected):
@@ -396,9 +408,7 @@ def _spoil(tree: dict[str, object], root: type, message: str) -> bool:
     if dropped == 0:
         return False
     field = ".".join(str(s) if isinstance(s, str) else "[]" for s in steps).replace(".[]", "[]")
-    log.debug(
-        "decode.unreadable_field", field=field, records=dropped, example=repr(example)[:60]
-    )
+    log.debug("decode.unreadable_field", field=field, records=dropped, example=repr(value)[:60])
     return True
 
 
@@ -517,8 +527,12 @@ def _listing(env: Any, container: object, what: str) -> None:
     """Refuse a body that is not the API's answer for a list of ``what``."""
     if env.results is not UNSET:
         raise DecodeError(f"an API v2 page ('results'), not a v1 list of {what}")
-    if container is UNSET and env.messages is UNSET and env.total_count is UNSET:
-        raise DecodeError(f"the body holds no list of {what} (none of the API's fields)")
+    if container is UNSET:
+        if env.messages is UNSET and env.total_count is UNSET:
+            raise DecodeError(f"the body holds no list of {what} (none of the API's fields)")
+        if env.total_count not in (UNSET, None, 0, "0"):
+            raise DecodeError(f"the body holds no list of {what} but says totalCount "
+                              f"{env.total_count}")
 
 
 # ---------------------------------------------------------------------------- per endpoint

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-import structlog
-
+from .._logging import get_logger
 from ..api.bulk import BulkApi
 from ..core.actions import action_spec
 from ..enums import BulkAction, MessageMode
@@ -18,7 +17,7 @@ from .outcomes import Outcome, OutcomeStatus, failed_outcome
 
 __all__ = ["bulk_action_handler", "send_message_handler"]
 
-log = structlog.get_logger("epmm_async.ops")
+log = get_logger("epmm_async.ops")
 
 
 def _log_chunk(

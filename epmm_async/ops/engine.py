@@ -35,10 +35,11 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import anyio
-import structlog
 from anyio.streams.memory import MemoryObjectSendStream
 from msgspec.structs import replace
 
+from .._logging import get_logger
+from ..core.requests import ApiRequest
 from ..errors import ClientClosedError, EpmmError, JournalError, ValidationError
 from ..pacing import Halt, JobScope, RateLimiter, job_scope
 from .journal import Journal, resume_decision
@@ -61,7 +62,7 @@ __all__ = [
     "run_job",
 ]
 
-log = structlog.get_logger("epmm_async.ops")
+log = get_logger("epmm_async.ops")
 
 U = TypeVar("U")
 
@@ -133,6 +134,8 @@ class JobPlan(Generic[U]):
     rate: float | None = None
     early: list[Outcome] = field(default_factory=list)
     """Outcomes decided before the job runs (a MAC that names no device)."""
+    request: Callable[[U], ApiRequest] | None = None
+    """The first request a unit sends, as its handler builds it: what a plan shows."""
 
 
 async def collect_ids(

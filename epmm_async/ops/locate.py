@@ -13,6 +13,7 @@ import anyio
 from ..api.devices import DevicesApi
 from ..errors import EpmmError, JobInterrupted
 from ..models import Device, LocateResult, Location
+from ..validation import MacAddress
 from .engine import UnitResult
 from .outcomes import Freshness, Outcome, OutcomeStatus, failed_outcome
 from .waiter import Waiter, WaiterGaveUp
@@ -26,6 +27,17 @@ ACTION = "locate_now"
 # the simulator sends it), IPHONE and IPAD are taken as iOS.
 _IOS_PLATFORM = re.compile(r"\s*(ios|ipados|iphone|ipad)\b", re.IGNORECASE)
 _IOS_TYPES = frozenset({"ios", "ipados", "iphone", "ipad"})
+
+
+def is_mac_key(key: str) -> bool:
+    """Whether a job's device key is a MAC: uuids have dashes, MACs (normalised to 12 hex
+    digits) none."""
+    return "-" not in key
+
+
+def device_target(key: str) -> str | MacAddress:
+    """A job's device key as the API takes it: a uuid, or a MAC for the ``/mac/`` endpoints."""
+    return MacAddress(key) if is_mac_key(key) else key
 
 
 def _newest(result: LocateResult) -> _dt.datetime | None:
@@ -82,9 +94,10 @@ def locate_now_handler(
         mac = macs.get(device)
         if device in ios:
             return await _last_known(device, started, mac)
+        target = device_target(device)
         try:
             async with limiter:
-                first = await devices.locate(device, locate_now=True)
+                first = await devices.locate(target, locate_now=True)
         except EpmmError as exc:
             return UnitResult(
                 [failed_outcome(device, ACTION, exc, started=started, per_device=True, mac=mac)],
@@ -106,7 +119,7 @@ def locate_now_handler(
         async def poll() -> LocateResult:
             nonlocal last
             async with limiter:
-                last = await devices.locate(device)
+                last = await devices.locate(target)
             return last
 
         try:
@@ -141,7 +154,7 @@ def locate_now_handler(
         # last known fix is the answer.
         try:
             async with limiter:
-                result = await devices.locate(device)
+                result = await devices.locate(device_target(device))
         except EpmmError as exc:
             return UnitResult(
                 [failed_outcome(device, ACTION, exc, started=started, per_device=True, mac=mac)],

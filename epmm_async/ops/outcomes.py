@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import errno
 import time
 from collections import Counter
 from collections.abc import AsyncIterable, Callable
@@ -22,6 +23,7 @@ from ..errors import (
     RedirectError,
     RequestTooLargeError,
     ServerError,
+    TlsError,
     TransportError,
     ValidationError,
 )
@@ -242,12 +244,18 @@ def failure_reason(error: EpmmError) -> str:
 
 
 def is_fatal(error: EpmmError) -> bool:
-    """Errors that stop a whole job: the credentials or the account are wrong."""
-    return isinstance(error, AuthenticationError | ForbiddenError)
+    """Errors that stop a whole job at once, because every other request would fail the same
+    way: the credentials or the account are wrong, the server's certificate is refused or it
+    does not speak TLS, or this process ran out of file descriptors."""
+    if isinstance(error, AuthenticationError | ForbiddenError | TlsError):
+        return True
+    return isinstance(error, ConnectError) and error.errno == errno.EMFILE
 
 
 def is_outage(error: EpmmError) -> bool:
     """Errors that suggest the server is down rather than the device being at fault."""
+    if is_fatal(error):
+        return False  # a job-wide cause of its own, not the server being down
     if isinstance(error, ConnectError | TransportError):
         return True
     return isinstance(error, ServerError) and error.status in (502, 503, 504)

@@ -163,3 +163,95 @@ async def test_a_page_that_starts_with_the_same_device_is_reported_though_the_re
     assert server.offsets == [0, 2]
     assert "starts with device" in str(info.value)
     assert info.value.listed == 2
+
+
+# -- servers found by the review: each ended the listing early without a word ---------------
+
+BIG = [f"{i:08x}-0000-4000-8000-{i:012x}" for i in range(1, 41)]
+
+
+@asynccontextmanager
+async def scripted_big(pages: Pages, fmt: str) -> AsyncIterator[tuple[EpmmClient, Server]]:
+    server = Server()
+
+    async def devices(request: web.Request) -> web.Response:
+        offset = int(request.query.get("offset", "0"))
+        limit = int(request.query.get("limit", "500"))
+        server.offsets.append(offset)
+        uuids, total = pages(offset, limit)
+        tree = b.devices_tree(*(b.device_tree(u, ident=i + 1) for i, u in enumerate(uuids)),
+                              total=total)
+        if not uuids:
+            tree["devices"] = None
+        return web.Response(text=b.render(tree, fmt), content_type=CONTENT_TYPES[fmt])
+
+    app = web.Application()
+    app.router.add_get("/api/v1/dm/devices", devices)
+    async with serve(app) as url, EpmmClient(
+        url, username="u", password="p", response_format=fmt, retry=RetryPolicy.none()
+    ) as epmm:
+        yield epmm, server
+
+
+async def test_offset_ignored_while_devices_register_is_an_error(fmt: str) -> None:
+    calls = [0]
+
+    def rotating(offset: int, limit: int) -> tuple[list[str], int | None]:
+        calls[0] += 1  # one device registers before each request: a new one on top
+        fleet = [f"{0xffff - i:08x}-0000-4000-8000-{i:012x}" for i in range(calls[0])] + BIG
+        return fleet[:limit], len(fleet)
+
+    async with scripted_big(rotating, fmt) as (epmm, server):
+        with pytest.raises(PagingError):
+            [d async for d in epmm.devices.iter(page_size=10)]
+    assert len(server.offsets) == 2
+
+
+async def test_offset_read_as_a_page_number_is_an_error(fmt: str) -> None:
+    def page_number(offset: int, limit: int) -> tuple[list[str], int | None]:
+        return BIG[offset * limit : offset * limit + limit], len(BIG)
+
+    async with scripted_big(page_number, fmt) as (epmm, server):
+        with pytest.raises(PagingError, match="empty"):
+            [d async for d in epmm.devices.iter(page_size=10)]
+    assert server.offsets == [0, 10]
+
+
+async def test_a_server_sending_more_than_asked_is_followed_to_the_total(fmt: str) -> None:
+    def ignores_limit(offset: int, limit: int) -> tuple[list[str], int | None]:
+        return BIG[offset : offset + 15], len(BIG)
+
+    async with scripted_big(ignores_limit, fmt) as (epmm, server):
+        listed = [d.uuid async for d in epmm.devices.iter(page_size=10)]
+    assert listed == BIG
+    assert server.offsets == [0, 15, 30]
+
+
+async def test_pages_in_no_stable_order_are_an_error(fmt: str) -> None:
+    import random
+
+    rng = random.Random(3)
+
+    def unstable(offset: int, limit: int) -> tuple[list[str], int | None]:
+        shuffled = BIG[:]
+        rng.shuffle(shuffled)
+        return shuffled[offset : offset + limit], len(BIG)
+
+    async with scripted_big(unstable, fmt) as (epmm, server):
+        with pytest.raises(PagingError):
+            [d async for d in epmm.devices.iter(page_size=10)]
+    assert len(server.offsets) <= 4
+
+
+async def test_a_record_shifted_by_a_registration_is_still_fine(fmt: str) -> None:
+    calls = [0]
+    newcomer = "ffffffff-0000-4000-8000-000000000000"
+
+    def shifted(offset: int, limit: int) -> tuple[list[str], int | None]:
+        calls[0] += 1
+        fleet = BIG if calls[0] == 1 else [newcomer, *BIG]
+        return fleet[offset : offset + limit], len(fleet)
+
+    async with scripted_big(shifted, fmt) as (epmm, _server):
+        listed = [d.uuid async for d in epmm.devices.iter(page_size=10)]
+    assert sorted(listed) == sorted(BIG)  # the newcomer came after the listing passed it

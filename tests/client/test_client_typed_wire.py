@@ -465,3 +465,76 @@ def test_java_double_text_round_trips(x: float) -> None:
     mantissa = text.split("E")[0].lstrip("-")
     assert "." in mantissa and mantissa.split(".")[1]
     assert ("E" in text) == (x != 0 and not 1e-3 <= abs(x) < 1e7)
+
+
+# ----------------------------------------------------------------------- found by review
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_device_without_its_uuid_is_a_decode_error_in_both_formats(fmt: str) -> None:
+    devices = [_device(1), _device(2, uuid="")]
+    body = _page(*devices) if fmt == "json" else _xml_page(*devices)
+    with pytest.raises(DecodeError):
+        decode.decode_devices(body, fmt)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("sent", ["x", "1.0", 1.5, "", None])
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_an_unreadable_compliance_never_reads_as_compliant(sent: object, fmt: str) -> None:
+    devices = [_device(1, compliance=sent), _device(2)]
+    body = _page(*devices) if fmt == "json" else _xml_page(*devices)
+    a, b = decode.decode_devices(body, fmt).devices  # type: ignore[arg-type]
+    assert a.compliance is None and a.compliant is False
+    assert b.compliant is True
+
+
+def test_an_odd_top_level_value_spoils_only_itself() -> None:
+    body = (
+        b'{"deviceUuid":"u1","locateNow":"yes","locations":{"location":{"uuid":"u1",'
+        b'"latitude":1.5,"longitude":2.5,"capturedAt":1717200000000}}}'
+    )
+    result = decode.decode_locate(body, "json")
+    assert result.locate_now is None and result.latest is not None
+    page = msgspec.json.decode(_page(_device(1), _device(2)))
+    page["totalCount"] = "n/a"
+    found = decode.decode_devices(msgspec.json.encode(page), "json")
+    assert len(found.devices) == 2 and found.total_count is None
+
+
+def test_xml_scalars_with_attributes_or_repeated_read_as_one_value() -> None:
+    root = decode.ROOT_ELEMENT
+    body = (
+        f'<{root}><devices><device id="1"><uuid>00000000-0000-4000-8000-000000000001</uuid>'
+        '<phoneNumber xsi:nil="true"/><name lang="en">phone</name>'
+        "<comment>a</comment><comment>b</comment></device></devices>"
+        f"<totalCount>1</totalCount></{root}>"
+    ).encode()
+    (device,) = decode.decode_devices(body, "xml").devices
+    assert device.phone_number is None and device.name == "phone" and device.comment is None
+
+
+def test_whitespace_text_reads_the_same_on_every_route() -> None:
+    odd = _device(2, lastConnectedAt="never")  # forces the JSON body onto the tree route
+    details = [{"entry": {"key": "k", "value": " "}}]
+    plain = [_device(1, comment=" ", details=details)]
+    for body, fmt in (
+        (_page(*plain), "json"),
+        (_page(*plain, odd), "json"),
+        (_xml_page(*plain), "xml"),
+    ):
+        device = decode.decode_devices(body, fmt).devices[0]  # type: ignore[arg-type]
+        assert device.comment == " " and device.details["k"] == " ", fmt
+
+
+def test_a_list_said_to_have_items_but_holding_none_is_an_error() -> None:
+    for read in (decode.decode_labels, decode.decode_operators, decode.decode_profiles):
+        with pytest.raises(DecodeError):
+            read(b'{"totalCount":3}', "json")
+
+
+def test_a_location_of_nan_is_not_found() -> None:
+    body = (
+        b'{"deviceUuid":"u1","locations":{"location":{"uuid":"u1","latitude":"NaN",'
+        b'"longitude":"Infinity","capturedAt":1717200000000}}}'
+    )
+    assert decode.decode_locate(body, "json").latest.found is False  # type: ignore[union-attr]
