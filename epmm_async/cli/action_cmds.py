@@ -15,7 +15,7 @@ from .apps import app
 from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, CliError, err
 from .connection import ConnectionSettings
 from .jobs import ACTIONS, JobOptions, Mode, run_action
-from .output import Column, RecordWriter, choose_format
+from .output import Column, OutputFormat, RecordWriter, choose_format
 from .read_cmds import OutputOpt
 from .runner import run_with_client
 from .targets import DeviceFilter, TargetSpec, check_given, resolve_targets
@@ -26,17 +26,27 @@ __all__ = ["act"]
 UuidOpt = Annotated[list[str] | None, typer.Option(
     "--uuid", metavar="UUID", help="Device uuid (repeatable).")]
 MacOpt = Annotated[list[str] | None, typer.Option(
-    "--mac", metavar="MAC", help="Wi-Fi MAC (repeatable; forces per-device requests).")]
-FileOpt = Annotated[Path | None, typer.Option(
+    "--mac", metavar="MAC", help="Wi-Fi MAC in any notation (repeatable; MAC targets are "
+    "sent per device: the bulk endpoint takes uuids).")]
+MessageMacOpt = Annotated[list[str] | None, typer.Option(
+    "--mac", metavar="MAC", help="Wi-Fi MAC in any notation (repeatable; sent with "
+    "send-message by MAC, so give MACs or uuids, not both).")]
+FileOpt = Annotated[list[Path] | None, typer.Option(
     "--from-file", metavar="FILE", exists=True, dir_okay=False,
-    help="One uuid or MAC per line, or a CSV with a uuid column; blank lines and # comments "
-    "ignored.")]
-LabelOpt = Annotated[str | None, typer.Option(
-    "--label", metavar="NAME", help="Select the devices of a label.")]
-StatusOpt = Annotated[str | None, typer.Option(
-    "--status", metavar="STATUS", help="Select devices by status.")]
-UserOpt = Annotated[str | None, typer.Option(
-    "--user", metavar="USER_ID", help="Select the devices of a user id.")]
+    help="One uuid or MAC per line, or a CSV with a uuid (or mac) column; blank lines and "
+    "# comments ignored (repeatable; an empty file is an error).")]
+LabelOpt = Annotated[list[str] | None, typer.Option(
+    "--label", metavar="NAME", help="Select the devices of a label (repeatable: any of the "
+    "labels; an unknown label is an error).")]
+StatusOpt = Annotated[list[str] | None, typer.Option(
+    "--status", metavar="STATUS", help="Select devices by status: ACTIVE, LOST, EXPIRED... "
+    "(repeatable: any of them; with --label or --user: only those of that status).")]
+UserOpt = Annotated[list[str] | None, typer.Option(
+    "--user", metavar="USER_ID", help="Select the devices of a user id (repeatable: any of "
+    "the users; a user without devices is an error).")]
+AllowEmptyOpt = Annotated[bool, typer.Option(
+    "--allow-empty", help="A selection or file that matches no device is a success (exit 0, "
+    "nothing sent) instead of an error (exit 2). Unknown labels are still errors.")]
 ModeOpt = Annotated[Mode, typer.Option(
     "--mode", help="auto: bulk for 10+ uuids without a reason; bulk; per-device.")]
 DryRunOpt = Annotated[bool, typer.Option(
@@ -52,8 +62,23 @@ ReportOpt = Annotated[Path | None, typer.Option(
 ReasonOpt = Annotated[str | None, typer.Option(
     "--reason", metavar="TEXT", help="Reason recorded by the server (per-device requests "
     "only; at most 512 characters).")]
+JobOutputOpt = Annotated[OutputFormat | None, typer.Option(
+    "--output", "-o", help="One record per device on stdout: table, json, jsonl or csv.")]
 ResendOpt = Annotated[bool, typer.Option("--resend-unknown", help="With --journal: resend a "
                       "wipe/retire whose outcome an earlier run left unknown.")]
+
+_TARGETS_NOTE = (
+    "Targets add up: every --uuid, --mac and --from-file and the devices of the selection, "
+    "each device once. A repeated --label, --status or --user means any of them; --status "
+    "with --label or --user keeps the devices of that status. A selection that matches no "
+    "device is an error (exit 2) unless --allow-empty."
+)
+
+
+def _epilog(*examples: str) -> str:
+    """The end of a command's --help: how targets combine, then examples kept as written."""
+    lines = "\n".join(f"  {example}" for example in examples)
+    return f"{_TARGETS_NOTE}\n\nExamples:\n\n\b\n{lines}"
 
 
 def act(ctx: typer.Context, action: str, targets: TargetSpec, opts: JobOptions) -> NoReturn:
@@ -62,6 +87,7 @@ def act(ctx: typer.Context, action: str, targets: TargetSpec, opts: JobOptions) 
     if opts.concurrency is None:
         opts.concurrency = settings.concurrency
     opts.rate = settings.rate
+    opts.quiet = opts.quiet or settings.quiet
     explicit: list[Any] = []
 
     def prepare() -> None:
@@ -70,112 +96,167 @@ def act(ctx: typer.Context, action: str, targets: TargetSpec, opts: JobOptions) 
 
     async def job(epmm: EpmmClient) -> int:
         resolved = await resolve_targets(epmm, targets, explicit)
+        opts.selection = targets.describe()  # after explicit(): file counts are known
         result = await run_action(epmm, ACTIONS[action], resolved, opts)
         return result.exit_code
 
     run_with_client(ctx, job, prepare=prepare)
 
 
-def _targets(uuid: list[str] | None, mac: list[str] | None, from_file: Path | None,
-             label: str | None, status: str | None, user: str | None) -> TargetSpec:
-    return TargetSpec(uuids=uuid or [], macs=mac or [], from_file=from_file,
-                      selection=DeviceFilter(status=status, label=label, user=user))
+def _targets(uuid: list[str] | None, mac: list[str] | None, from_file: list[Path] | None,
+             label: list[str] | None, status: list[str] | None, user: list[str] | None,
+             allow_empty: bool) -> TargetSpec:
+    """The target options as a :class:`TargetSpec`; a bad status or MAC exits 2 here."""
+    try:
+        return TargetSpec(uuids=uuid or [], macs=mac or [], from_files=from_file or [],
+                          selection=DeviceFilter(labels=label, statuses=status, users=user),
+                          allow_empty=allow_empty)
+    except CliError as exc:
+        _usage_error(exc.message)
 
 
-def _standard(action: str, doc: str) -> None:
+def _usage_error(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(EXIT_USAGE)
+
+
+_STANDARD: dict[str, tuple[str, tuple[str, ...]]] = {
+    "lock": ("Lock devices (bulk without a reason; per device with --reason).", (
+        "epmm lock --label Sales --label \"Field Engineers\" --dry-run",
+        "epmm lock --uuid 05dad041-2235-4c81-9fb1-1dd3c15e0b30 --reason \"Lost\"",
+        "epmm lock --from-file lost.csv --journal lock.journal --report lock.csv",
+    )),
+    "unlock": ("Unlock devices (bulk without a reason; per device with --reason).", (
+        "epmm unlock --mac 38:aa:3c:62:bf:ad --reason \"Found\"",
+        "epmm unlock --label Sales --dry-run",
+    )),
+    "wipe": ("Factory-reset devices. Asks you to type the device count (or --yes).", (
+        "epmm wipe --from-file lost.txt --reason \"Reported lost\" --journal w.journal",
+        "epmm wipe --label \"Lost Devices\" --status LOST --dry-run",
+        "epmm wipe --from-file queue.txt --allow-empty --yes    # cron: may be empty",
+    )),
+    "retire": ("Retire devices. Asks you to type the device count (or --yes).", (
+        "epmm retire --status EXPIRED --dry-run",
+        "epmm retire --user jdoe --user asmith --yes --report retire.csv",
+    )),
+    "wakeup": ("Ask devices to check in.", (
+        "epmm wakeup --label iOS",
+        "epmm wakeup --status ACTIVE --status LOST --dry-run",
+    )),
+}
+
+
+def _standard(action: str, doc: str, examples: tuple[str, ...]) -> None:
     """Register lock/unlock/wipe/retire/wakeup: the same options, a different action."""
 
     def command(
         ctx: typer.Context,
         uuid: UuidOpt = None, mac: MacOpt = None, from_file: FileOpt = None,
         label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
+        allow_empty: AllowEmptyOpt = False,
         reason: ReasonOpt = None, mode: ModeOpt = Mode.AUTO, dry_run: DryRunOpt = False,
         yes: YesOpt = False, journal: JournalOpt = None, report: ReportOpt = None,
-        resend_unknown: ResendOpt = False,
+        output: JobOutputOpt = None, resend_unknown: ResendOpt = False,
     ) -> None:
-        guarded_targets = _lazy_targets(uuid, mac, from_file, label, status, user)
-        act(ctx, action, guarded_targets, JobOptions(
+        targets = _targets(uuid, mac, from_file, label, status, user, allow_empty)
+        act(ctx, action, targets, JobOptions(
             mode=mode, reason=reason, dry_run=dry_run, yes=yes, journal=journal,
-            report=report, resend_unknown=resend_unknown))
+            report=report, resend_unknown=resend_unknown, output=output))
 
     command.__doc__ = doc
-    app.command(action)(command)
+    app.command(action, epilog=_epilog(*examples))(command)
 
 
-def _lazy_targets(uuid: list[str] | None, mac: list[str] | None, from_file: Path | None,
-                  label: str | None, status: str | None, user: str | None) -> TargetSpec:
-    try:
-        return _targets(uuid, mac, from_file, label, status, user)
-    except CliError as exc:
-        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
-        raise typer.Exit(exc.code) from None
+for _name, (_doc, _examples) in _STANDARD.items():
+    _standard(_name, _doc, _examples)
 
 
-_standard("lock", "Lock devices (bulk without a reason; per device with --reason).")
-_standard("unlock", "Unlock devices (bulk without a reason; per device with --reason).")
-_standard("wipe", "Factory-reset devices. Asks you to type the device count (or --yes).")
-_standard("retire", "Retire devices. Asks you to type the device count (or --yes).")
-_standard("wakeup", "Ask devices to check in.")
-
-
-@app.command("locate")
+@app.command("locate", epilog=_epilog(
+    "epmm locate --uuid 05dad041-2235-4c81-9fb1-1dd3c15e0b30",
+    "epmm locate --now --label \"Field Engineers\" --deadline 60 --report at.jsonl",
+))
 def locate_cmd(
     ctx: typer.Context,
     uuid: UuidOpt = None, mac: MacOpt = None, from_file: FileOpt = None,
     label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
+    allow_empty: AllowEmptyOpt = False,
     now: Annotated[bool, typer.Option("--now", help="Ask for a fresh fix and wait for it "
                    "(FRESH), or report the last known one (STALE, UNSUPPORTED on iOS).")] = False,
     deadline: Annotated[float, typer.Option(help="With --now: seconds to wait for a fresh "
                         "fix.")] = 90.0,
     interval: Annotated[float, typer.Option(help="With --now: seconds between polls.")] = 5.0,
     dry_run: DryRunOpt = False, journal: JournalOpt = None, report: ReportOpt = None,
+    output: JobOutputOpt = None,
 ) -> None:
     """Known locations of devices; with --now a fresh fix, polled until it lands."""
-    targets = _lazy_targets(uuid, mac, from_file, label, status, user)
+    targets = _targets(uuid, mac, from_file, label, status, user, allow_empty)
     if deadline <= 0 or interval <= 0:
-        err.print("[bold red]error:[/] --deadline and --interval must be positive")
-        raise typer.Exit(EXIT_USAGE)
+        _usage_error("--deadline and --interval must be positive")
     act(ctx, "locate_now" if now else "locate", targets, JobOptions(
         mode=Mode.PER_DEVICE, dry_run=dry_run, journal=journal, report=report,
-        deadline=deadline, interval=interval))
+        deadline=deadline, interval=interval, output=output))
 
 
-@app.command("message")
+@app.command("message", epilog=_epilog(
+    "epmm message --text \"Please update today\" --label Sales",
+    "epmm message --text \"Hello\" --via email --subject \"IT\" --user jdoe",
+    "epmm message --text \"Call IT\" --via sms --mac 38:aa:3c:62:bf:ad",
+))
 def message_cmd(
     ctx: typer.Context,
     text: Annotated[str, typer.Option("--text", help="The message.")],
     via: Annotated[MessageMode, typer.Option("--via", help="pns (push), sms or email.")] = (
         MessageMode.PNS),
     subject: Annotated[str | None, typer.Option(help="Subject (email only).")] = None,
-    uuid: UuidOpt = None, mac: MacOpt = None, from_file: FileOpt = None,
+    uuid: UuidOpt = None, mac: MessageMacOpt = None, from_file: FileOpt = None,
     label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
+    allow_empty: AllowEmptyOpt = False,
     dry_run: DryRunOpt = False, journal: JournalOpt = None, report: ReportOpt = None,
+    output: JobOutputOpt = None,
 ) -> None:
-    """Send a message to devices (bulk send-message; all uuids or all MACs)."""
-    targets = _lazy_targets(uuid, mac, from_file, label, status, user)
+    """Send a message to devices (bulk send-message: all uuids or all MACs)."""
+    targets = _targets(uuid, mac, from_file, label, status, user, allow_empty)
     act(ctx, "message", targets, JobOptions(
         dry_run=dry_run, journal=journal, report=report, message=text, message_mode=via,
-        subject=subject))
+        subject=subject, output=output))
 
 
-@app.command("roaming")
+@app.command("roaming", epilog=_epilog(
+    "epmm roaming --no-voice --no-data --from-file travellers.txt",
+    "epmm roaming --voice --no-data --label iOS --dry-run",
+))
 def roaming_cmd(
     ctx: typer.Context,
-    voice: Annotated[bool, typer.Option("--voice/--no-voice", help="Voice roaming.")] = True,
-    data: Annotated[bool, typer.Option("--data/--no-data", help="Data roaming (off when "
-                    "voice is off).")] = True,
+    voice: Annotated[bool | None, typer.Option(
+        "--voice/--no-voice", help="Turn voice roaming on or off (required).",
+        show_default=False)] = None,
+    data: Annotated[bool | None, typer.Option(
+        "--data/--no-data", help="Turn data roaming on or off (required; --no-voice turns it "
+        "off too, so it needs --no-data).", show_default=False)] = None,
     uuid: UuidOpt = None, from_file: FileOpt = None,
     label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
+    allow_empty: AllowEmptyOpt = False,
     dry_run: DryRunOpt = False, journal: JournalOpt = None, report: ReportOpt = None,
+    output: JobOutputOpt = None,
 ) -> None:
-    """Enable or disable voice/data roaming (iOS devices; others are refused)."""
-    targets = _lazy_targets(uuid, None, from_file, label, status, user)
+    """Turn voice and data roaming on or off (iOS devices; others are refused). Both
+    --voice/--no-voice and --data/--no-data must be given."""
+    missing = [name for name, value in (("--voice or --no-voice", voice),
+                                        ("--data or --no-data", data)) if value is None]
+    if missing:
+        _usage_error(f"roaming needs {' and '.join(missing)}: say what to turn on or off")
+    if voice is False and data is True:
+        _usage_error("--no-voice turns data roaming off too: use --no-voice --no-data")
+    targets = _targets(uuid, None, from_file, label, status, user, allow_empty)
     act(ctx, "roaming", targets, JobOptions(
-        mode=Mode.PER_DEVICE, dry_run=dry_run, journal=journal, report=report, voice=voice,
-        data=data))
+        mode=Mode.PER_DEVICE, dry_run=dry_run, journal=journal, report=report,
+        voice=bool(voice), data=bool(data), output=output))
 
 
-@app.command("repush")
+@app.command("repush", epilog=_epilog(
+    "epmm repush --uuid 05dad041-2235-4c81-9fb1-1dd3c15e0b30",
+    "epmm repush --label Sales --profile-id 7 --profile-type POLICY --dry-run",
+))
 def repush_cmd(
     ctx: typer.Context,
     profile_id: Annotated[int | None, typer.Option(help="Re-push only this profile id.")] = None,
@@ -183,16 +264,24 @@ def repush_cmd(
                             "--profile-id).")] = None,
     uuid: UuidOpt = None, from_file: FileOpt = None,
     label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
+    allow_empty: AllowEmptyOpt = False,
     dry_run: DryRunOpt = False, journal: JournalOpt = None, report: ReportOpt = None,
+    output: JobOutputOpt = None,
 ) -> None:
     """Re-push one profile, or all of them, to devices."""
-    targets = _lazy_targets(uuid, None, from_file, label, status, user)
+    targets = _targets(uuid, None, from_file, label, status, user, allow_empty)
     act(ctx, "repush", targets, JobOptions(
         mode=Mode.PER_DEVICE, dry_run=dry_run, journal=journal, report=report,
-        profile_id=profile_id, profile_type=profile_type))
+        profile_id=profile_id, profile_type=profile_type, output=output))
 
 
-@app.command("register")
+@app.command("register", epilog="Examples:\n\n\b\n"
+             "  epmm register --user-id jdoe --platform android --country-code 1 \\\n"
+             "      --phone +15551234567 --first-name Jane --last-name Doe \\\n"
+             "      --email jdoe@example.com\n"
+             "  epmm register --user-id asmith --ldap --platform ios --country-code 33 \\\n"
+             "      --device-type PDA -o json")
+
 def register_cmd(
     ctx: typer.Context,
     user_id: Annotated[str, typer.Option(help="User id (principal).")],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import sys
 from typing import Any, TextIO
 
@@ -15,6 +17,8 @@ from ..errors import (
     EpmmError,
     ForbiddenError,
     JournalError,
+    NotFoundError,
+    TlsError,
     TransportError,
     ValidationError,
 )
@@ -25,6 +29,9 @@ __all__ = [
     "EXIT_SOME_FAILED",
     "EXIT_USAGE",
     "CliError",
+    "cli_words",
+    "describe_error",
+    "describe_os_error",
     "err",
     "exit_code_for",
     "out",
@@ -96,16 +103,85 @@ def exit_code_for(error: BaseException) -> int:
     return EXIT_SOME_FAILED
 
 
+# The library names its keyword arguments; the CLI's user knows the options. Longest first.
+_CLI_WORDS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(p), r) for p, r in [
+        (r"pass allow_insecure_http=True", "pass --insecure"),
+        (r"allow_insecure_http(=True)?", "--insecure"),
+        (r"put credentials in username/password, not in base_url",
+         "put the account in --username and the password in EPMM_PASSWORD or "
+         "--password-file, not in the URL"),
+        (r"\bthe base_url\b", "--url"),
+        (r"\bbase_url\b", "--url"),
+        (r"\busername must be a non-empty string", "--username must not be empty"),
+        (r"\busername must not contain", "--username must not contain"),
+        (r"\bpassword must be a non-empty string", "the password must not be empty"),
+        (r"\bresponse_format\b", "--wire"),
+        (r"cannot load CA bundle", "cannot load --ca-bundle"),
+        (r"\(trust the CA that signed it: verify='ca\.pem'\)",
+         "(pass --ca-bundle FILE: the CA that signed it, in PEM)"),
+        (r"verify='ca\.pem'", "--ca-bundle FILE"),
+        (r"\bconnection_limit\b", "--concurrency"),
+        (r"\(a lower concurrency\)", "(a smaller --concurrency)"),
+        (r"\brate limit must\b", "--rate must"),
+        (r"\brate_limit\b", "--rate"),
+        (r"\bsubject is valid only with mode=email", "--subject is valid only with --via email"),
+        (r"\bmode=email\b", "--via email"),
+        (r"interval must be positive and deadline non-negative",
+         "--interval must be positive and --deadline non-negative"),
+        (r"\bby_phone needs at least one phone number", "--phone needs a number"),
+    ]
+]
+
+
+def cli_words(text: str) -> str:
+    """A library message in the CLI's words: ``--insecure``, not ``allow_insecure_http=True``;
+    ``--url``, not ``base_url``; option names, not keyword arguments."""
+    for pattern, replacement in _CLI_WORDS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _fd_limit_hint(limit: int | None) -> str:
+    said = f"this process may have {limit:,} open files (ulimit -n)" if limit else (
+        "the process's open-file limit (ulimit -n) is reached")
+    return f"{said}: use a smaller --concurrency, or raise the limit"
+
+
+def describe_os_error(error: OSError) -> str:
+    """An operating-system error the CLI hit itself (a file it could not open...)."""
+    where = f" ({error.filename})" if error.filename else ""
+    text = f"{error.strerror or error}{where}"
+    if error.errno in (errno.EMFILE, errno.ENFILE):
+        limit: int | None = None
+        try:
+            import resource
+
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            limit = None if soft == resource.RLIM_INFINITY else soft
+        except (ImportError, OSError, ValueError):
+            pass
+        text = f"out of file descriptors: {text}; {_fd_limit_hint(limit)}"
+    return text
+
+
 def describe_error(error: BaseException) -> str:
-    """One line saying what went wrong, with a hint for the usual causes."""
+    """One line saying what went wrong, in the CLI's words, with its root cause and a hint
+    for the usual causes."""
     text = str(error).strip() or type(error).__name__
-    text = " ".join(text.split())
+    text = cli_words(" ".join(text.split()))
     if isinstance(error, AuthenticationError):
         return f"authentication failed ({text}); check --username and the password"
     if isinstance(error, ForbiddenError):
         return f"access denied ({text}); the account needs the API role"
+    if isinstance(error, TlsError):
+        return f"TLS: {text}"
     if isinstance(error, ConnectError):
+        if error.errno in (errno.EMFILE, errno.ENFILE):
+            return text  # says it all: the limit, and a smaller --concurrency
         return f"cannot connect: {text}"
     if isinstance(error, TransportError):
         return f"connection failure: {text}"
+    if isinstance(error, NotFoundError) and error.wrong_base_url:
+        return f"{redact_urls(text)} (check --url / EPMM_URL)"
     return redact_urls(text)

@@ -40,6 +40,8 @@ class ConnectionSettings:
     password: str | None = None
     """Set directly (the demo); otherwise read by :func:`read_password`."""
     retry: RetryPolicy | None = None
+    quiet: bool = False
+    """``-q``: print only results and errors."""
 
     def client(self) -> EpmmClient:
         """A configured (not yet opened) client; asks for the password if needed."""

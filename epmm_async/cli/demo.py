@@ -10,6 +10,7 @@ import random
 import time
 from pathlib import Path
 
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -17,7 +18,7 @@ from ..enums import DeviceStatus
 from ..simulator import Simulator
 from .common import EXIT_OK, EXIT_SOME_FAILED, err, out
 from .connection import ConnectionSettings
-from .jobs import ACTIONS, JobOptions, JobResult, run_action
+from .jobs import ACTIONS, JobOptions, JobResult, an, outcomes_in_words, run_action
 from .output import OutputFormat
 from .targets import Target, read_targets_file
 
@@ -64,14 +65,16 @@ async def run_demo(
             members = await epmm.devices.by_label(target_label.name)
             lock = await run_action(
                 epmm, ACTIONS["lock"], [d.uuid.lower() for d in members],
-                JobOptions(report=reports_dir / "lock-report.jsonl"),
+                JobOptions(report=reports_dir / "lock-report.jsonl", records=False),
             )
             results.append((f"lock {target_label.name}", lock))
             limits = epmm.bulk_limits
+            line = limits.max_request_line
             out.print(
-                f"[bold]{lock.total:,} devices locked in {lock.requests:,} bulk request(s)[/] "
-                f"instead of {lock.total:,} per-device requests (limits: {limits.max_uuids:,} "
-                f"uuids and a {limits.max_request_line:,}-byte request line per request)")
+                f"[bold]{escape(outcomes_in_words(lock, ACTIONS['lock']))}[/] in "
+                f"{lock.requests:,} bulk request(s) instead of {lock.total:,} per-device "
+                f"requests (limits: {limits.max_uuids:,} uuids and {an(line)} {line:,}-byte "
+                "request line per request)", highlight=False)
 
             # 3. Locate-now on a sample with offline and iOS devices.
             sample = _locate_sample(sim, 200, seed)
@@ -83,9 +86,18 @@ async def run_demo(
             loc = await run_action(
                 epmm, ACTIONS["locate_now"], sample,
                 JobOptions(deadline=deadline, interval=0.5,
-                           report=reports_dir / "locate-report.csv"),
+                           report=reports_dir / "locate-report.csv", records=False),
             )
             results.append(("locate-now", loc))
+            fresh, stale, unsupported = (loc.freshness.get(k, 0)
+                                         for k in ("fresh", "stale", "unsupported"))
+            others = outcomes_in_words(loc, ACTIONS["locate_now"]).split(", ")[
+                sum(1 for n in (fresh, stale, unsupported) if n):]
+            out.print(
+                f"[bold]{fresh:,} fresh fixes[/]; {stale:,} stale (no fix before the "
+                f"deadline: the last known location); {unsupported:,} unsupported (iOS "
+                "ignores locate-now: the last known location)"
+                + (f"; {escape(', '.join(others))}" if others else ""), highlight=False)
 
             # 4. Wipe the lost devices listed in a file, with a journal.
             lost = [d.uuid.lower() async for d in epmm.devices.iter(DeviceStatus.LOST)][:40]
@@ -95,7 +107,8 @@ async def run_demo(
                   f"--journal {journal} --yes")
             targets: list[Target] = read_targets_file(lost_file)
             wipe_opts = JobOptions(reason="Reported lost", yes=True, journal=journal,
-                                   report=reports_dir / "wipe-report.csv")
+                                   report=reports_dir / "wipe-report.csv", records=False,
+                                   selection=f"{lost_file} ({len(targets)})")
             wipe = await run_action(epmm, ACTIONS["wipe"], targets, wipe_opts)
             results.append(("wipe lost", wipe))
             out.print("[dim]Running the same wipe again with the same journal: every device "
@@ -149,15 +162,13 @@ def _final(results: list[tuple[str, JobResult]], reports_dir: Path, elapsed: flo
     out.rule("[bold cyan]Summary[/]", align="left")
     table = Table(header_style="bold")
     table.add_column("job", no_wrap=True)
-    for header in ("devices", "requests", "ok", "invalid", "failed", "unknown", "skipped",
-                   "cancelled", "journal"):
+    for header in ("devices", "requests"):
         table.add_column(header, justify="right")
+    table.add_column("outcomes")
+    table.add_column("from journal", justify="right")
     for name, r in results:
-        c = r.counts
         table.add_row(name, f"{r.total:,}", f"{r.requests:,}",
-                      *(f"{c.get(s, 0):,}" for s in ("succeeded", "invalid", "failed",
-                                                     "unknown", "skipped", "cancelled")),
-                      f"{r.from_journal:,}")
+                      outcomes_in_words(r, ACTIONS[r.action]), f"{r.from_journal:,}")
     out.print(table)
     if wiped_twice:
         out.print(f"[bold red]{len(wiped_twice)} device(s) were wiped twice![/]")

@@ -9,6 +9,7 @@ from types import TracebackType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
+    ProgressColumn,
     SpinnerColumn,
     TaskID,
     TextColumn,
@@ -22,9 +23,9 @@ from rich.progress import (
 from ..ops import Progress
 from .common import err
 
-__all__ = ["JobProgress"]
+__all__ = ["STATUS_STYLE", "JobProgress", "counts_text"]
 
-_STYLE = {
+STATUS_STYLE: dict[str, str] = {
     "succeeded": "green",
     "invalid": "yellow",
     "failed": "red",
@@ -32,34 +33,44 @@ _STYLE = {
     "skipped": "dim",
     "cancelled": "dim",
 }
+"""The colour of each outcome status in progress lines and summaries."""
 
 
 def counts_text(counts: dict[str, int], *, markup: bool) -> str:
     """``succeeded 12 · failed 1`` (statuses with a count only)."""
     parts = []
-    for status, style in _STYLE.items():
+    for status, style in STATUS_STYLE.items():
         n = counts.get(status, 0)
         if n:
             parts.append(f"[{style}]{status} {n:,}[/]" if markup else f"{status} {n:,}")
     return " · ".join(parts)
 
 
+def _is_tty(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        return False
+
+
 class JobProgress:
     """A context manager whose :meth:`update` is the job's progress callback.
 
     On a terminal: a bar with done/total, per-status counts, rate, elapsed time and ETA. In a
-    pipe: a line on stderr every ``every`` seconds and one at the end. It always keeps the
-    last :class:`Progress` (the summary uses its request count).
+    pipe: a line on stderr every ``every`` seconds and one at the end. Not ``enabled``
+    (``-q``): nothing at all. It always keeps the last :class:`Progress` (the summary uses
+    its request count).
     """
 
     def __init__(self, label: str, total: int, *, every: float = 2.0,
-                 live: bool | None = None) -> None:
+                 live: bool | None = None, enabled: bool = True) -> None:
         """Prepare a display for ``total`` devices; ``live`` forces the bar on or off."""
         self.label = label
         self.total = total
         self.every = every
+        self.enabled = enabled
         self.last: Progress | None = None
-        self.live = err.is_terminal if live is None else live
+        self.live = enabled and (err.is_terminal if live is None else live)
         self._bar: RichProgress | None = None
         self._task: TaskID | None = None
         self._last_line = 0.0
@@ -67,18 +78,27 @@ class JobProgress:
 
     def __enter__(self) -> JobProgress:
         if self.live:
-            self._bar = RichProgress(
+            # An 80-column terminal keeps every count readable: a shorter bar, no elapsed
+            # time (the summary has it); wider ones get the full bar.
+            width = err.width
+            columns: list[ProgressColumn] = [
                 SpinnerColumn(),
                 TextColumn("[bold]{task.description}"),
-                BarColumn(),
+                BarColumn(bar_width=max(10, min(40, width - 80))),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[counts]}"),
                 TextColumn("[cyan]{task.fields[rate]}"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
+            ]
+            if width >= 100:
+                columns.append(TimeElapsedColumn())
+            columns += [TextColumn("ETA"), TimeRemainingColumn()]
+            self._bar = RichProgress(
+                *columns,
                 console=err,
                 transient=False,
+                # Records written to stdout meanwhile: above the bar when stdout is this
+                # terminal too; straight to the file or pipe otherwise (never onto stderr).
+                redirect_stdout=_is_tty(sys.stdout),
                 refresh_per_second=8,
             )
             self._bar.__enter__()
@@ -96,6 +116,8 @@ class JobProgress:
                 counts=counts_text(progress.counts, markup=True),
                 rate=f"{progress.rate:,.0f}/s",
             )
+            return
+        if not self.enabled:
             return
         now = time.monotonic()
         final = progress.done >= progress.total

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import enum
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -17,11 +18,21 @@ from ..enums import ComplianceReason
 from ..errors import ValidationError
 from ..models import CsvDeviceRow, Device
 from ..validation import MacAddress, validate_uuid
-from .apps import app, devices_app
+from .apps import app, devices_app, settings_of
 from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, CliError, err, out
-from .output import Column, OutputFormat, RecordWriter, cell, choose_format, encode_json, to_plain
+from .output import (
+    Column,
+    OutputFormat,
+    ReadProgress,
+    RecordWriter,
+    cell,
+    choose_format,
+    encode_json,
+    flag_names,
+    to_plain,
+)
 from .runner import run_with_client
-from .targets import DeviceFilter, select_devices
+from .targets import DeviceFilter, check_selection_exists, select_devices
 
 __all__ = ["OutputOpt", "device_record", "show_device", "show_labels"]
 
@@ -41,39 +52,82 @@ DEVICE_COLUMNS: list[Column] = [
      if d.last_connected_at else None),
     ("compliant", lambda d: "yes" if d.compliant else "NO"),
 ]
+DEVICE_NO_WRAP = ("uuid",)
+"""Never folded: a uuid split across two lines cannot be copied."""
+DEVICE_DROP_ORDER = ("phone", "last connected", "model", "platform", "compliant", "status",
+                     "user")
+"""Left out first, in this order, when the table is wider than the terminal."""
 
 
-@devices_app.command("list")
+def _examples(*lines: str) -> str:
+    # "\b" keeps click from re-flowing the example lines into one paragraph.
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
+@devices_app.command("list", epilog=_examples(
+    "epmm devices list                                # ACTIVE devices",
+    "epmm devices list --status LOST -o csv > lost.csv",
+    "epmm devices list --label Sales --label 'Field Engineers'   # either label",
+    "epmm devices list --label iOS --status ACTIVE --status LOST",
+    "epmm devices list --user jdoe -o json",
+    "epmm devices list --mac 38:aa:3c:62:bf:ad",
+))
 def devices_list(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help="ACTIVE (default), LOST, RETIRED...")] = None,
-    label: Annotated[str | None, typer.Option(help="Devices with this label.")] = None,
-    user: Annotated[str | None, typer.Option(help="Devices of this user id.")] = None,
-    phone: Annotated[str | None, typer.Option(help="Devices with this phone number.")] = None,
-    mac: Annotated[str | None, typer.Option(help="The device with this Wi-Fi MAC.")] = None,
+    status: Annotated[list[str] | None, typer.Option(
+        "--status", metavar="STATUS", help="ACTIVE (default), LOST, RETIRED... (repeatable: "
+        "any of them).")] = None,
+    label: Annotated[list[str] | None, typer.Option(
+        "--label", metavar="NAME", help="Devices with this label (repeatable: any of them).")
+    ] = None,
+    user: Annotated[list[str] | None, typer.Option(
+        "--user", metavar="USER_ID", help="Devices of this user id (repeatable).")] = None,
+    phone: Annotated[list[str] | None, typer.Option(
+        "--phone", metavar="NUMBER", help="Devices with this phone number (repeatable; "
+        "compared as digits).")] = None,
+    mac: Annotated[list[str] | None, typer.Option(
+        "--mac", metavar="MAC", help="The device with this Wi-Fi MAC (repeatable).")] = None,
+    allow_empty: Annotated[bool, typer.Option(
+        "--allow-empty", help="A --user without devices is not an error.")] = False,
     output: OutputOpt = None,
 ) -> None:
-    """List devices (ACTIVE unless --status), filtered; rows are written as they arrive."""
+    """List devices (ACTIVE unless --status), filtered; rows are written as they arrive.
+
+    Values of one option are alternatives (--label A --label B: the devices of A or B);
+    different options narrow each other (--label A --status LOST). An unknown label, or a
+    user without devices, is an error (exit 2).
+    """
+    settings = settings_of(ctx)
     selection: list[DeviceFilter] = []
 
     async def job(epmm: EpmmClient) -> int:
-        writer = RecordWriter(choose_format(output), DEVICE_COLUMNS, title="Devices")
+        chosen = selection[0]
+        await check_selection_exists(epmm, chosen, users=not allow_empty)
+        fmt = choose_format(output)
+        writer = RecordWriter(fmt, DEVICE_COLUMNS, title="Devices", quiet=settings.quiet,
+                              no_wrap=DEVICE_NO_WRAP, drop_order=DEVICE_DROP_ORDER)
         try:
-            async for device in select_devices(epmm, selection[0]):
-                writer.write(device)
+            with ReadProgress("devices", fmt=fmt, quiet=settings.quiet) as progress:
+                async for device in select_devices(epmm, chosen):
+                    writer.write(device)
+                    progress.advance()
         finally:
             writer.close()
         return EXIT_OK
 
     run_with_client(ctx, job, prepare=lambda: selection.append(
-        DeviceFilter(status=status, label=label, user=user, phone=phone, mac=mac)))
+        DeviceFilter(statuses=status, labels=label, users=user, phones=phone, macs=mac)))
 
 
-def _reasons(flags: ComplianceReason) -> list[str]:
-    return flags.describe()
+def _reasons(flags: ComplianceReason | None) -> list[str] | None:
+    return flags.describe() if flags is not None else None
 
 
-@devices_app.command("show")
+@devices_app.command("show", epilog=_examples(
+    "epmm devices show 05dad041-2235-4c81-9fb1-1dd3c15e0b30",
+    "epmm devices show 38:aa:3c:62:bf:ad              # by Wi-Fi MAC",
+    "epmm devices show 05dad041-2235-4c81-9fb1-1dd3c15e0b30 -o json | jq .compliance",
+))
 def devices_show(
     ctx: typer.Context,
     device: Annotated[str, typer.Argument(help="Device uuid (or Wi-Fi MAC).")],
@@ -105,12 +159,21 @@ def devices_show(
 
 
 def device_record(dev: Device) -> dict[str, Any]:
-    """A device as plain data, with the compliance bitmaps described."""
+    """A device as plain data: bitmaps as their names, with the reasons spelled out."""
     plain: dict[str, Any] = to_plain(dev)
     plain["compliance_reasons"] = _reasons(dev.compliance)
     plain["quarantine_reasons"] = _reasons(dev.quarantined_status)
     plain["block_reasons"] = _reasons(dev.block_reason)
     return plain
+
+
+def _bitmap_text(value: ComplianceReason) -> str:
+    """A bitmap for a person: one ``NAME: what it means`` line per bit, or ``none``."""
+    if not value:
+        return "none"
+    names = flag_names(value)
+    texts = value.describe()
+    return "\n".join(f"{n}: {t}" for n, t in zip(names, texts, strict=False))
 
 
 def show_device(dev: Device, fmt: OutputFormat) -> None:
@@ -132,8 +195,7 @@ def show_device(dev: Device, fmt: OutputFormat) -> None:
             continue
         value = getattr(dev, f.name)
         if isinstance(value, ComplianceReason):
-            text = "; ".join(value.describe()) or "none"
-            fields.add_row(f.name, f"{int(value)} ({text})")
+            fields.add_row(f.name, _bitmap_text(value))
         else:
             fields.add_row(f.name, cell(value))
     out.print(fields)
@@ -162,29 +224,45 @@ _CSV_HEADER = [f.encode_name for f in msgspec.structs.fields(CsvDeviceRow)]
 _CSV_ATTRS = [f.name for f in msgspec.structs.fields(CsvDeviceRow)]
 
 
-@devices_app.command("export")
+def _export_cell(value: object) -> str:
+    # The export keeps the server's devices.csv columns and codes (a bitmap as its number).
+    if isinstance(value, enum.IntFlag):
+        return str(int(value))
+    return cell(value)
+
+
+@devices_app.command("export", epilog=_examples(
+    "epmm devices export --to devices.csv             # every device, every status",
+    "epmm devices export | gzip > devices.csv.gz",
+))
 def devices_export(
     ctx: typer.Context,
     to: Annotated[Path | None, typer.Option("--to", help="Write the CSV to this file "
                   "(default: stdout).")] = None,
 ) -> None:
-    """Export every device (every status) as CSV, streamed: rows are written as they arrive."""
+    """Export every device (every status) as the server's devices.csv, streamed: rows are
+    written as they arrive."""
+    settings = settings_of(ctx)
 
     async def job(epmm: EpmmClient) -> int:
         stream = to.open("w", encoding="utf-8", newline="") if to is not None else sys.stdout
         count = 0
+        progress = ReadProgress("devices", fmt=OutputFormat.CSV, quiet=settings.quiet,
+                                to_file=to is not None)
         try:
             writer = csv.writer(stream, lineterminator="\n")
             writer.writerow(_CSV_HEADER)
-            async for row in epmm.devices.export_csv():
-                writer.writerow([cell(getattr(row, a)) for a in _CSV_ATTRS])
-                count += 1
+            with progress:
+                async for row in epmm.devices.export_csv():
+                    writer.writerow([_export_cell(getattr(row, a)) for a in _CSV_ATTRS])
+                    count += 1
+                    progress.advance()
         finally:
             if to is not None:
                 stream.close()
             else:
                 stream.flush()
-        if to is not None:
+        if to is not None and not settings.quiet:
             err.print(f"{count:,} devices exported to {to}")
         return EXIT_OK
 
@@ -201,22 +279,30 @@ LABEL_COLUMNS: list[Column] = [
 ]
 
 
-async def show_labels(epmm: EpmmClient, fmt: OutputFormat) -> list[Any]:
+async def show_labels(
+    epmm: EpmmClient, fmt: OutputFormat, *, quiet: bool = False
+) -> list[Any]:
     """Print every label with its device count; returns the labels."""
-    labels = await epmm.labels.list()
-    writer = RecordWriter(fmt, LABEL_COLUMNS, title="Labels")
+    with ReadProgress("labels", fmt=fmt, quiet=quiet) as progress:
+        labels = await epmm.labels.list()
+        progress.advance(len(labels))
+    writer = RecordWriter(fmt, LABEL_COLUMNS, title="Labels", quiet=quiet)
     for label in labels:
         writer.write(label)
     writer.close()
     return labels
 
 
-@app.command("labels")
+@app.command("labels", epilog=_examples(
+    "epmm labels                                      # a table on a terminal",
+    "epmm labels -o json | jq -r '.[] | select(.device_count > 0) | .name'",
+))
 def labels_cmd(ctx: typer.Context, output: OutputOpt = None) -> None:
     """Every label, with how many devices it has."""
+    settings = settings_of(ctx)
 
     async def job(epmm: EpmmClient) -> int:
-        await show_labels(epmm, choose_format(output))
+        await show_labels(epmm, choose_format(output), quiet=settings.quiet)
         return EXIT_OK
 
     run_with_client(ctx, job)
@@ -229,9 +315,15 @@ def _list_command(
     title: str,
     fetch: Callable[[EpmmClient], Awaitable[Sequence[object]]],
 ) -> None:
+    quiet = settings_of(ctx).quiet
+
     async def job(epmm: EpmmClient) -> int:
-        writer = RecordWriter(choose_format(output), columns, title=title)
-        for item in await fetch(epmm):
+        fmt = choose_format(output)
+        with ReadProgress(title.lower(), fmt=fmt, quiet=quiet) as progress:
+            items = await fetch(epmm)
+            progress.advance(len(items))
+        writer = RecordWriter(fmt, columns, title=title, quiet=quiet)
+        for item in items:
             writer.write(item)
         writer.close()
         return EXIT_OK
@@ -239,7 +331,10 @@ def _list_command(
     run_with_client(ctx, job)
 
 
-@app.command("operators")
+@app.command("operators", epilog=_examples(
+    "epmm operators",
+    "epmm operators -o csv > operators.csv",
+))
 def operators_cmd(ctx: typer.Context, output: OutputOpt = None) -> None:
     """Every operator (carrier) the server knows."""
     columns: list[Column] = [
@@ -250,7 +345,10 @@ def operators_cmd(ctx: typer.Context, output: OutputOpt = None) -> None:
     _list_command(ctx, output, columns, "Operators", lambda epmm: epmm.operators.list())
 
 
-@app.command("countries")
+@app.command("countries", epilog=_examples(
+    "epmm countries",
+    "epmm countries -o jsonl | jq -r 'select(.enabled_for_registration) | .country_name'",
+))
 def countries_cmd(ctx: typer.Context, output: OutputOpt = None) -> None:
     """Every country the server knows, and whether registration is enabled."""
     columns: list[Column] = [
@@ -260,7 +358,10 @@ def countries_cmd(ctx: typer.Context, output: OutputOpt = None) -> None:
     _list_command(ctx, output, columns, "Countries", lambda epmm: epmm.countries.list())
 
 
-@app.command("profiles")
+@app.command("profiles", epilog=_examples(
+    "epmm profiles 05dad041-2235-4c81-9fb1-1dd3c15e0b30",
+    "epmm profiles 05dad041-2235-4c81-9fb1-1dd3c15e0b30 -o json",
+))
 def profiles_cmd(
     ctx: typer.Context,
     uuid: Annotated[str, typer.Argument(help="Device uuid.")],
@@ -273,6 +374,7 @@ def profiles_cmd(
         ("status", lambda x: x.status),
         ("updated", lambda x: x.last_updated_at.isoformat() if x.last_updated_at else None),
     ]
+    quiet = settings_of(ctx).quiet
 
     def prepare() -> None:
         try:
@@ -281,7 +383,8 @@ def profiles_cmd(
             raise CliError(str(exc), EXIT_USAGE) from None
 
     async def job(epmm: EpmmClient) -> int:
-        writer = RecordWriter(choose_format(output), columns, title=f"Profiles of {uuid}")
+        writer = RecordWriter(choose_format(output), columns, title=f"Profiles of {uuid}",
+                              quiet=quiet)
         for item in await epmm.devices.profiles(uuid):
             writer.write(item)
         writer.close()

@@ -13,7 +13,14 @@ from rich.markup import escape
 
 from ..client import EpmmClient
 from ..errors import EpmmError
-from .common import EXIT_SOME_FAILED, CliError, describe_error, err, exit_code_for
+from .common import (
+    EXIT_SOME_FAILED,
+    CliError,
+    describe_error,
+    describe_os_error,
+    err,
+    exit_code_for,
+)
 from .connection import ConnectionSettings
 
 __all__ = ["guarded", "run_with_client"]
@@ -41,9 +48,7 @@ def guarded(body: Callable[[], int]) -> NoReturn:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(141) from None
     except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename else ""
-        err.print(f"[bold red]error:[/] {escape(exc.strerror or str(exc))}{escape(where)}",
-                  highlight=False)
+        err.print(f"[bold red]error:[/] {escape(describe_os_error(exc))}", highlight=False)
         raise typer.Exit(EXIT_SOME_FAILED) from None
     except Exception as exc:
         if os.environ.get("EPMM_DEBUG"):

@@ -5,6 +5,10 @@ arrive, and the plain name reduces that stream to a :class:`BulkReport`. A strea
 closed or abandoned at any point: the job halts (no new request; attempts on the wire finish
 and are journalled) without touching the consumer's task. Operations call the API layer
 (``epmm.devices``, ``epmm.bulk``) for every request.
+
+Every operation also has a ``plan_*`` twin taking the same arguments: it returns the job's
+:class:`JobPreview` (its devices, every request it will send, a sample), laid out by the
+code the run uses, and :meth:`Operations.stream_plan` runs exactly that plan.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from collections.abc import (
     Iterable,
     Sequence,
 )
-from typing import TYPE_CHECKING, Concatenate, ParamSpec
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Concatenate, Generic, ParamSpec, TypeVar
 
 import anyio
 
@@ -35,7 +40,7 @@ from .chunking import plan_chunks
 from .engine import JobPlan, JobSettings, check_positive, collect_ids, run_job
 from .fanout import DeviceResult, call_handler, check_fan_out_action, device_call
 from .journal import Journal
-from .locate import ignores_locate_now, locate_now_handler
+from .locate import device_target, ignores_locate_now, is_mac_key, locate_now_handler
 from .outcomes import (
     BulkReport,
     Freshness,
@@ -44,6 +49,7 @@ from .outcomes import (
     Progress,
     collect,
 )
+from .preview import JobPreview, PlannedRequest
 from .waiter import Waiter, WaiterGaveUp
 
 if TYPE_CHECKING:
@@ -52,11 +58,13 @@ if TYPE_CHECKING:
 __all__ = [
     "BulkReport",
     "Freshness",
+    "JobPreview",
     "JobSettings",
     "Journal",
     "Operations",
     "Outcome",
     "OutcomeStatus",
+    "PlannedRequest",
     "Progress",
     "Waiter",
     "WaiterGaveUp",
@@ -73,6 +81,33 @@ _BULK_CONCURRENCY = 4
 _FAN_OUT_CONCURRENCY = 16
 
 P = ParamSpec("P")
+U = TypeVar("U")
+
+
+@dataclass(frozen=True, slots=True)
+class _Devices:
+    """A job's devices once validated, deduplicated and (when the run would) resolved."""
+
+    keys: list[str]
+    named_by: dict[str, str] = field(default_factory=dict)
+    early: list[Outcome] = field(default_factory=list)
+    lookups: int = 0
+    records: dict[str, Device] = field(default_factory=dict)
+    """Device records the job was given or looked up, by uuid (locate-now reads them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Job(Generic[U]):
+    """One operation with its arguments checked: how its devices are gathered (the only
+    I/O before the run: MAC look-ups) and how its plan is built from them. ``stream_*``
+    and ``plan_*`` share it, so a preview is laid out by the code that runs the job."""
+
+    how: str
+    identity: dict[str, str]
+    settings: JobSettings
+    gather: Callable[[], Awaitable[_Devices]]
+    build: Callable[[_Devices], JobPlan[U]]
+    max_polls: int = 0
 
 
 def _device_key(item: object) -> str:
@@ -83,12 +118,8 @@ def _device_key(item: object) -> str:
     return validate_uuid(item)
 
 
-def _is_mac(key: str) -> bool:
-    return "-" not in key
-
-
-def _target(key: str) -> str | MacAddress:
-    return MacAddress(key) if _is_mac(key) else key
+_is_mac = is_mac_key
+_target = device_target
 
 
 def _reducer(
@@ -129,12 +160,13 @@ class Operations:
         always: bool,
         stop: anyio.Event | None,
         listed: dict[str, Device] | None = None,
-    ) -> tuple[list[str], dict[str, str], list[Outcome]]:
+    ) -> _Devices:
         """Name every device by uuid when the job mixes uuids and MACs (or ``always``), so one
         device named twice gets one request and one outcome.
 
-        Returns the keys (deduplicated), the MAC each resolved uuid was named by, and the
-        outcomes of MACs that name no device (INVALID) or could not be looked up (FAILED).
+        Returns the keys (deduplicated), the MAC each resolved uuid was named by, the
+        outcomes of MACs that name no device (INVALID) or could not be looked up (FAILED),
+        and how many look-ups were made.
         A job that also names devices by uuid cannot tell whether an unresolved MAC is one
         of them: it is refused (:class:`~epmm_async.errors.DeviceLookupError`), since one
         device must get one outcome. ``listed``, if given, receives the record each look-up
@@ -142,7 +174,7 @@ class Operations:
         """
         macs = [k for k in keys if _is_mac(k)]
         if not macs or (not always and len(macs) == len(keys)):
-            return keys, {}, []
+            return _Devices(keys, records=listed if listed is not None else {})
         found: dict[str, str | None] = {}
         early: list[Outcome] = []
         limiter = anyio.CapacityLimiter(_RESOLVE_CONCURRENCY)
@@ -207,7 +239,8 @@ class Operations:
                 else:
                     resolved.setdefault(uuid, None)
                     named_by.setdefault(uuid, key)
-        return list(resolved), named_by, early
+        return _Devices(list(resolved), named_by, early, lookups=len(macs),
+                        records=listed if listed is not None else {})
 
     def _chunker(
         self,
@@ -227,7 +260,108 @@ class Operations:
 
         return units
 
+    # -- jobs and their plans ------------------------------------------------------------------
+
+    def _stream(self, job: _Job[U]) -> AsyncGenerator[Outcome, None]:
+        """Run ``job``: the journal is opened first, then its devices are gathered."""
+
+        async def prepare() -> JobPlan[U]:
+            return job.build(await job.gather())
+
+        return run_job(self._client.runs, job.identity, prepare, job.settings)
+
+    async def _plan(self, job: _Job[U]) -> JobPreview:
+        """Gather ``job``'s devices and lay out its requests; the preview runs that plan."""
+        found = await job.gather()
+        plan = job.build(found)
+        describe = plan.request
+        planned: tuple[PlannedRequest, ...] = ()
+        if describe is not None:
+            planned = tuple(
+                PlannedRequest(describe(unit), tuple(plan.unit_keys(unit)))
+                for unit in plan.make_units(list(plan.keys))
+            )
+
+        async def prepare() -> JobPlan[U]:
+            # A fresh plan (handlers keep per-run state) over the devices gathered once.
+            return job.build(found)
+
+        def start() -> AsyncGenerator[Outcome, None]:
+            return run_job(self._client.runs, job.identity, prepare, job.settings)
+
+        return JobPreview(
+            action=plan.action,
+            how=job.how,
+            devices=tuple(plan.keys),
+            requests=planned,
+            early=tuple(plan.early),
+            lookups=found.lookups,
+            destructive=plan.destructive,
+            max_polls=job.max_polls,
+            _start=start,
+        )
+
+    def stream_plan(self, preview: JobPreview) -> AsyncGenerator[Outcome, None]:
+        """Run a planned job (``plan_*``) with the settings it was planned with: the same
+        devices (not gathered nor looked up again) and, without a journal, exactly the
+        preview's requests as first attempts. Yields one outcome per device, like the
+        ``stream_*`` it was planned for. A preview may be run more than once."""
+        if not isinstance(preview, JobPreview):
+            raise ValidationError(f"stream_plan takes a JobPreview, not {type(preview).__name__}")
+        return preview.start()
+
     # -- bulk --------------------------------------------------------------------------------
+
+    def _bulk_job(
+        self,
+        action: str | BulkAction,
+        uuids: DeviceInput,
+        *,
+        settings: JobSettings | None,
+        max_uuids: int | None,
+        max_request_line: int | None,
+        form_body: bool,
+        concurrency: int | None,
+        rate: float | None,
+    ) -> _Job[list[str]]:
+        act = BulkAction.parse(action)
+        spec = action_spec(act)
+        job, workers, job_rate = _knobs(settings, concurrency, rate, _BULK_CONCURRENCY)
+        limits = self._client.bulk_limits
+        for value, what in ((max_uuids, "max_uuids"), (max_request_line, "max_request_line")):
+            if value is not None:
+                check_positive(value, what, integer=True)
+        count_limit = max_uuids or limits.max_uuids
+        line_limit = max_request_line or limits.max_request_line
+        if count_limit > limits.max_uuids or line_limit > limits.max_request_line:
+            raise ValidationError(
+                f"per-call limits may only tighten the client's: client limits are {limits!r}"
+            )
+
+        async def gather() -> _Devices:
+            keys = await collect_ids(uuids, _device_key, what="device")
+            return await self._resolve(keys, spec.name, always=True, stop=job.stop)
+
+        def request(chunk: Sequence[str]) -> ApiRequest:
+            return requests.bulk_action(act, chunk, form_body=form_body)
+
+        def build(found: _Devices) -> JobPlan[list[str]]:
+            return JobPlan(
+                action=spec.name,
+                keys=list(found.keys),
+                make_units=self._chunker(request, max_ids=count_limit,
+                                         line_limit=None if form_body else line_limit),
+                unit_keys=list,
+                handle=bulk_action_handler(self._client.bulk, act, form_body=form_body,
+                                           named_by=found.named_by),
+                destructive=spec.destructive,
+                concurrency=workers,
+                rate=job_rate,
+                early=list(found.early),
+                request=request,
+            )
+
+        return _Job("bulk", {"action": spec.name, "reason": ""}, job, gather, build)
 
     def stream_bulk(
         self,
@@ -251,43 +385,94 @@ class Operations:
         ``form_body=True`` puts the uuids in a form body (count limit only). Yields one
         outcome per device.
         """
-        act = BulkAction.parse(action)
-        spec = action_spec(act)
-        job, workers, job_rate = _knobs(settings, concurrency, rate, _BULK_CONCURRENCY)
-        limits = self._client.bulk_limits
-        for value, what in ((max_uuids, "max_uuids"), (max_request_line, "max_request_line")):
-            if value is not None:
-                check_positive(value, what, integer=True)
-        count_limit = max_uuids or limits.max_uuids
-        line_limit = max_request_line or limits.max_request_line
-        if count_limit > limits.max_uuids or line_limit > limits.max_request_line:
-            raise ValidationError(
-                f"per-call limits may only tighten the client's: client limits are {limits!r}"
-            )
+        return self._stream(self._bulk_job(
+            action, uuids, settings=settings, max_uuids=max_uuids,
+            max_request_line=max_request_line, form_body=form_body, concurrency=concurrency,
+            rate=rate,
+        ))
 
-        async def prepare() -> JobPlan[list[str]]:
-            keys = await collect_ids(uuids, _device_key, what="device")
-            keys, named_by, early = await self._resolve(keys, spec.name, always=True,
-                                                        stop=job.stop)
-            units = self._chunker(
-                lambda chunk: requests.bulk_action(act, chunk, form_body=form_body),
-                max_ids=count_limit,
-                line_limit=None if form_body else line_limit,
-            )
+    async def plan_bulk(
+        self,
+        action: str | BulkAction,
+        uuids: DeviceInput,
+        *,
+        settings: JobSettings | None = None,
+        max_uuids: int | None = None,
+        max_request_line: int | None = None,
+        form_body: bool = False,
+        concurrency: int | None = None,
+        rate: float | None = None,
+    ) -> JobPreview:
+        """The plan of :meth:`stream_bulk` with these arguments: its chunks and their
+        requests, nothing sent (MACs are looked up, as the run would)."""
+        return await self._plan(self._bulk_job(
+            action, uuids, settings=settings, max_uuids=max_uuids,
+            max_request_line=max_request_line, form_body=form_body, concurrency=concurrency,
+            rate=rate,
+        ))
+
+    def _message_job(
+        self,
+        devices: DeviceInput,
+        *,
+        message: str,
+        mode: str | MessageMode,
+        subject: str | None,
+        settings: JobSettings | None,
+        form_body: bool,
+        concurrency: int | None,
+        rate: float | None,
+    ) -> _Job[list[str]]:
+        kind = MessageMode.parse(mode)
+        validate_text(message, what="message")
+        if subject is not None:
+            validate_text(subject, what="subject")
+            if kind is not MessageMode.EMAIL:
+                raise ValidationError("subject is valid only with mode=email")
+        job, workers, job_rate = _knobs(settings, concurrency, rate, _BULK_CONCURRENCY)
+        spec = ACTIONS["message"]
+
+        async def gather() -> _Devices:
+            keys = await collect_ids(devices, _device_key, what="device")
+            by_mac = bool(keys) and _is_mac(keys[0])
+            if any(_is_mac(k) != by_mac for k in keys):
+                raise ValidationError(
+                    "send_message takes all uuids or all MAC addresses, not a mix"
+                )
+            return _Devices(keys)
+
+        def build(found: _Devices) -> JobPlan[list[str]]:
+            keys = list(found.keys)
+            by_mac = bool(keys) and _is_mac(keys[0])
+            limits = self._client.bulk_limits
+
+            def request(chunk: Sequence[str]) -> ApiRequest:
+                return requests.send_message(
+                    chunk, message=message, mode=kind, subject=subject, by_mac=by_mac,
+                    form_body=form_body,
+                )
+
             return JobPlan(
                 action=spec.name,
                 keys=keys,
-                make_units=units,
+                make_units=self._chunker(
+                    request, max_ids=limits.max_uuids,
+                    line_limit=None if form_body else limits.max_request_line,
+                ),
                 unit_keys=list,
-                handle=bulk_action_handler(self._client.bulk, act, form_body=form_body,
-                                           named_by=named_by),
+                handle=send_message_handler(
+                    self._client.bulk, message=message, mode=kind, subject=subject,
+                    by_mac=by_mac, form_body=form_body,
+                ),
                 destructive=spec.destructive,
                 concurrency=workers,
                 rate=job_rate,
-                early=early,
+                request=request,
             )
 
-        return run_job(self._client.runs, {"action": spec.name, "reason": ""}, prepare, job)
+        identity = {"action": spec.name, "message": message, "mode": kind.value,
+                    "subject": subject or ""}
+        return _Job("send-message", identity, job, gather, build)
 
     def stream_send_message(
         self,
@@ -306,50 +491,60 @@ class Operations:
         ``form_body=True`` puts the devices in a form body, so chunks are bounded by count
         only (the query keeps the message).
         """
-        kind = MessageMode.parse(mode)
-        validate_text(message, what="message")
-        if subject is not None:
-            validate_text(subject, what="subject")
-            if kind is not MessageMode.EMAIL:
-                raise ValidationError("subject is valid only with mode=email")
-        job, workers, job_rate = _knobs(settings, concurrency, rate, _BULK_CONCURRENCY)
-        spec = ACTIONS["message"]
+        return self._stream(self._message_job(
+            devices, message=message, mode=mode, subject=subject, settings=settings,
+            form_body=form_body, concurrency=concurrency, rate=rate,
+        ))
 
-        async def prepare() -> JobPlan[list[str]]:
-            keys = await collect_ids(devices, _device_key, what="device")
-            by_mac = bool(keys) and _is_mac(keys[0])
-            if any(_is_mac(k) != by_mac for k in keys):
-                raise ValidationError(
-                    "send_message takes all uuids or all MAC addresses, not a mix"
-                )
-            limits = self._client.bulk_limits
-            units = self._chunker(
-                lambda chunk: requests.send_message(
-                    chunk, message=message, mode=kind, subject=subject, by_mac=by_mac,
-                    form_body=form_body,
-                ),
-                max_ids=limits.max_uuids,
-                line_limit=None if form_body else limits.max_request_line,
-            )
-            return JobPlan(
-                action=spec.name,
-                keys=keys,
-                make_units=units,
-                unit_keys=list,
-                handle=send_message_handler(
-                    self._client.bulk, message=message, mode=kind, subject=subject,
-                    by_mac=by_mac, form_body=form_body,
-                ),
-                destructive=spec.destructive,
-                concurrency=workers,
-                rate=job_rate,
-            )
-
-        identity = {"action": spec.name, "message": message, "mode": kind.value,
-                    "subject": subject or ""}
-        return run_job(self._client.runs, identity, prepare, job)
+    async def plan_send_message(
+        self,
+        devices: DeviceInput,
+        *,
+        message: str,
+        mode: str | MessageMode,
+        subject: str | None = None,
+        settings: JobSettings | None = None,
+        form_body: bool = False,
+        concurrency: int | None = None,
+        rate: float | None = None,
+    ) -> JobPreview:
+        """The plan of :meth:`stream_send_message` with these arguments, nothing sent."""
+        return await self._plan(self._message_job(
+            devices, message=message, mode=mode, subject=subject, settings=settings,
+            form_body=form_body, concurrency=concurrency, rate=rate,
+        ))
 
     # -- per-device fan-out ----------------------------------------------------------------------
+
+    def _fan_out_job(
+        self,
+        action: str,
+        devices: DeviceInput,
+        *,
+        reason: str | None,
+        settings: JobSettings | None,
+        concurrency: int | None,
+        rate: float | None,
+    ) -> _Job[str]:
+        spec = check_fan_out_action(action, reason)
+        name = spec.name
+
+        def request(device: str | MacAddress) -> ApiRequest:
+            if name == "locate":
+                return requests.locate(device)
+            return requests.device_action(name, device, reason)
+
+        return self._each_job(
+            name,
+            devices,
+            device_call(self._client.devices, name, reason),
+            request=request,
+            destructive=spec.destructive,
+            params={"reason": reason or ""},
+            settings=settings,
+            concurrency=concurrency,
+            rate=rate,
+        )
 
     def stream_fan_out(
         self,
@@ -364,17 +559,27 @@ class Operations:
         """Run a per-device action (lock, unlock, wipe, retire, wakeup, locate) on each
         device, at most ``concurrency`` requests in flight, at most ``rate`` per second for
         this job (on top of the client's own limit). Outcomes come in completion order."""
-        spec = check_fan_out_action(action, reason)
-        return self._each(
-            spec.name,
-            devices,
-            device_call(self._client.devices, spec.name, reason),
-            destructive=spec.destructive,
-            params={"reason": reason or ""},
-            settings=settings,
-            concurrency=concurrency,
+        return self._stream(self._fan_out_job(
+            action, devices, reason=reason, settings=settings, concurrency=concurrency,
             rate=rate,
-        )
+        ))
+
+    async def plan_fan_out(
+        self,
+        action: str,
+        devices: DeviceInput,
+        *,
+        reason: str | None = None,
+        settings: JobSettings | None = None,
+        concurrency: int | None = None,
+        rate: float | None = None,
+    ) -> JobPreview:
+        """The plan of :meth:`stream_fan_out` with these arguments: one request per
+        device, nothing sent (MACs are looked up only when the run would)."""
+        return await self._plan(self._fan_out_job(
+            action, devices, reason=reason, settings=settings, concurrency=concurrency,
+            rate=rate,
+        ))
 
     def stream_each(
         self,
@@ -382,6 +587,7 @@ class Operations:
         devices: DeviceInput,
         call: Callable[[str | MacAddress], Awaitable[DeviceResult]],
         *,
+        request: Callable[[str | MacAddress], ApiRequest] | None = None,
         destructive: bool = False,
         job_params: dict[str, str] | None = None,
         settings: JobSettings | None = None,
@@ -394,30 +600,47 @@ class Operations:
         re-push). ``destructive`` calls are journalled pending before they are sent;
         ``job_params`` (the call's arguments) make a journal refuse another job's calls. A
         call that raises something other than an :class:`~epmm_async.errors.EpmmError`
-        leaves its device UNKNOWN (it may have sent its request); the others go on."""
-        return self._each(
-            action,
-            devices,
-            call,
-            destructive=destructive,
-            params=job_params or {},
-            settings=settings,
-            concurrency=concurrency,
-            rate=rate,
-        )
+        leaves its device UNKNOWN (it may have sent its request); the others go on.
+        ``request`` (the request ``call`` sends for a device) is what :meth:`plan_each`
+        shows; the run does not need it."""
+        return self._stream(self._each_job(
+            action, devices, call, request=request, destructive=destructive,
+            params=job_params or {}, settings=settings, concurrency=concurrency, rate=rate,
+        ))
 
-    def _each(
+    async def plan_each(
         self,
         action: str,
         devices: DeviceInput,
         call: Callable[[str | MacAddress], Awaitable[DeviceResult]],
         *,
+        request: Callable[[str | MacAddress], ApiRequest],
+        destructive: bool = False,
+        job_params: dict[str, str] | None = None,
+        settings: JobSettings | None = None,
+        concurrency: int | None = None,
+        rate: float | None = None,
+    ) -> JobPreview:
+        """The plan of :meth:`stream_each` with these arguments; ``request(device)`` builds
+        the request ``call`` sends (``epmm_async.core.requests``), for the preview."""
+        return await self._plan(self._each_job(
+            action, devices, call, request=request, destructive=destructive,
+            params=job_params or {}, settings=settings, concurrency=concurrency, rate=rate,
+        ))
+
+    def _each_job(
+        self,
+        action: str,
+        devices: DeviceInput,
+        call: Callable[[str | MacAddress], Awaitable[DeviceResult]],
+        *,
+        request: Callable[[str | MacAddress], ApiRequest] | None,
         destructive: bool,
         params: dict[str, str],
         settings: JobSettings | None,
         concurrency: int | None,
         rate: float | None,
-    ) -> AsyncGenerator[Outcome, None]:
+    ) -> _Job[str]:
         job, workers, job_rate = _knobs(settings, concurrency, rate, _FAN_OUT_CONCURRENCY)
         known = ACTIONS.get(action.strip().lower())
         name = known.name if known is not None else action
@@ -425,28 +648,83 @@ class Operations:
         # resent, however the caller declared it.
         destructive = destructive or (known is not None and known.destructive)
 
-        async def prepare() -> JobPlan[str]:
+        async def gather() -> _Devices:
             keys = await collect_ids(devices, _device_key, what="device")
             # With a journal, a destructive job names devices by uuid only: a resume that
             # names a device by its other name must still find it.
             always = destructive and job.journal is not None
-            keys, named_by, early = await self._resolve(keys, name, always=always,
-                                                        stop=job.stop)
+            return await self._resolve(keys, name, always=always, stop=job.stop)
+
+        def build(found: _Devices) -> JobPlan[str]:
             return JobPlan(
                 action=name,
-                keys=keys,
+                keys=list(found.keys),
                 make_units=lambda todo: todo,
                 unit_keys=lambda key: [key],
-                handle=call_handler(name, lambda key: call(_target(key)), named_by=named_by),
+                handle=call_handler(name, lambda key: call(_target(key)),
+                                    named_by=found.named_by),
                 destructive=destructive,
                 concurrency=workers,
                 rate=job_rate,
-                early=early,
+                early=list(found.early),
+                request=(lambda key: request(_target(key))) if request is not None else None,
             )
 
-        return run_job(self._client.runs, {"action": name, **params}, prepare, job)
+        return _Job("per-device", {"action": name, **params}, job, gather, build)
 
     # -- locate-now ------------------------------------------------------------------------------
+
+    def _locate_now_job(
+        self,
+        devices: DeviceInput,
+        *,
+        deadline: float,
+        interval: float,
+        jitter: float,
+        concurrency: int | None,
+        rate: float | None,
+        settings: JobSettings | None,
+    ) -> _Job[str]:
+        waiter = Waiter(interval=interval, deadline=deadline, jitter=jitter)
+        job, cap, job_rate = _knobs(settings, concurrency, rate, _FAN_OUT_CONCURRENCY)
+        spec = ACTIONS["locate_now"]
+
+        async def gather() -> _Devices:
+            records: dict[str, Device] = {}
+
+            def key_of(item: object) -> str:
+                key = _device_key(item)
+                if isinstance(item, Device):
+                    records.setdefault(key, item)
+                return key
+
+            keys = await collect_ids(devices, key_of, what="device")
+            return await self._resolve(keys, spec.name, always=False, stop=job.stop,
+                                       listed=records)
+
+        def build(found: _Devices) -> JobPlan[str]:
+            ios = frozenset(key for key, record in found.records.items()
+                            if ignores_locate_now(record))
+            limiter = anyio.CapacityLimiter(cap)
+            keys = list(found.keys)
+            return JobPlan(
+                action=spec.name,
+                keys=keys,
+                make_units=lambda todo: todo,
+                unit_keys=lambda key: [key],
+                handle=locate_now_handler(self._client.devices, waiter, limiter,
+                                          named_by=found.named_by, ios=ios),
+                destructive=False,
+                # Waiting does not hold a request slot: every device may wait at once.
+                concurrency=max(1, min(len(keys), _MAX_WAITING)),
+                rate=job_rate,
+                early=list(found.early),
+                # An iOS device known by its record gets one plain locate, never locate-now.
+                request=lambda key: requests.locate(_target(key), key not in ios),
+            )
+
+        return _Job("locate-now", {"action": spec.name}, job, gather, build,
+                    max_polls=waiter.max_polls)
 
     def stream_locate_now(
         self,
@@ -469,39 +747,29 @@ class Operations:
         requests share ``concurrency`` slots (default 16); waiting does not hold one. A stop
         or cancel ends every wait at once: devices still waiting are CANCELLED, with their
         last known location."""
-        waiter = Waiter(interval=interval, deadline=deadline, jitter=jitter)
-        job, cap, job_rate = _knobs(settings, concurrency, rate, _FAN_OUT_CONCURRENCY)
-        spec = ACTIONS["locate_now"]
+        return self._stream(self._locate_now_job(
+            devices, deadline=deadline, interval=interval, jitter=jitter,
+            concurrency=concurrency, rate=rate, settings=settings,
+        ))
 
-        async def prepare() -> JobPlan[str]:
-            records: dict[str, Device] = {}
-
-            def key_of(item: object) -> str:
-                key = _device_key(item)
-                if isinstance(item, Device):
-                    records.setdefault(key, item)
-                return key
-
-            keys = await collect_ids(devices, key_of, what="device")
-            keys, named_by, early = await self._resolve(keys, spec.name, always=False,
-                                                        stop=job.stop, listed=records)
-            ios = frozenset(key for key, record in records.items() if ignores_locate_now(record))
-            limiter = anyio.CapacityLimiter(cap)
-            return JobPlan(
-                action=spec.name,
-                keys=keys,
-                make_units=lambda todo: todo,
-                unit_keys=lambda key: [key],
-                handle=locate_now_handler(self._client.devices, waiter, limiter,
-                                          named_by=named_by, ios=ios),
-                destructive=False,
-                # Waiting does not hold a request slot: every device may wait at once.
-                concurrency=max(1, min(len(keys), _MAX_WAITING)),
-                rate=job_rate,
-                early=early,
-            )
-
-        return run_job(self._client.runs, {"action": spec.name}, prepare, job)
+    async def plan_locate_now(
+        self,
+        devices: DeviceInput,
+        *,
+        deadline: float = 90.0,
+        interval: float = 5.0,
+        jitter: float = 0.2,
+        concurrency: int | None = None,
+        rate: float | None = None,
+        settings: JobSettings | None = None,
+    ) -> JobPreview:
+        """The plan of :meth:`stream_locate_now`: each device's first request (with
+        ``locatenow=true``, or a plain locate for a device known to be iOS) and the polls
+        that may follow (:attr:`JobPreview.max_polls` per device at most)."""
+        return await self._plan(self._locate_now_job(
+            devices, deadline=deadline, interval=interval, jitter=jitter,
+            concurrency=concurrency, rate=rate, settings=settings,
+        ))
 
     bulk = _reducer(stream_bulk, ":meth:`stream_bulk` reduced to a :class:`BulkReport`.")
     send_message = _reducer(
@@ -512,3 +780,4 @@ class Operations:
     locate_now = _reducer(
         stream_locate_now, ":meth:`stream_locate_now` reduced to a :class:`BulkReport`."
     )
+    run_plan = _reducer(stream_plan, ":meth:`stream_plan` reduced to a :class:`BulkReport`.")

@@ -494,8 +494,11 @@ class Simulator:
         stream = web.StreamResponse(status=resp.status)
         stream.headers.update(resp.headers)
         stream.content_length = len(body) + 1
-        await stream.prepare(request)
-        await stream.write(body[: max(1, len(body) // 2)])
+        try:
+            await stream.prepare(request)
+            await stream.write(body[: max(1, len(body) // 2)])
+        except ConnectionResetError:
+            return stream  # the client left first
         await asyncio.sleep(0.01)
         transport = request.transport
         if transport is not None:
@@ -870,20 +873,25 @@ class Simulator:
         resp.charset = "utf-8"
         resp.headers["Content-Disposition"] = 'attachment; filename="devices.csv"'
         resp.enable_chunked_encoding()
-        await resp.prepare(request)
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\r\n")
         writer.writerow(CSV_COLUMNS)
         devices = list(self.fleet.devices.values())
-        for start in range(0, len(devices), 500):
-            for d in devices[start : start + 500]:
-                writer.writerow(self._csv_row(d))
-            await resp.write(buf.getvalue().encode())
-            buf.seek(0)
-            buf.truncate()
-        if buf.tell():
-            await resp.write(buf.getvalue().encode())
-        await resp.write_eof()
+        try:
+            await resp.prepare(request)
+            for start in range(0, len(devices), 500):
+                for d in devices[start : start + 500]:
+                    writer.writerow(self._csv_row(d))
+                await resp.write(buf.getvalue().encode())
+                buf.seek(0)
+                buf.truncate()
+            if buf.tell():
+                await resp.write(buf.getvalue().encode())
+            await resp.write_eof()
+        except ConnectionResetError:
+            # The client went away mid-export (`epmm devices export | head`): nothing to
+            # answer, and nothing to report (aiohttp would log a traceback).
+            pass
         return resp
 
     def _csv_row(self, d: SimDevice) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -26,7 +27,14 @@ def _demo(tmp_path: Path, devices: int) -> None:
     assert "Traceback" not in r.output
     assert "Summary" in r.stdout
     assert "wiped exactly once" in r.stdout
-    assert "locations: fresh" in r.stdout
+    # The demo's own lines (stdout) count locations by freshness; the jobs' summaries (stderr)
+    # name the server. No per-device records are written on stdout.
+    assert " fresh fixes; " in r.stdout and " stale (" in r.stdout
+    assert " unsupported (iOS" in r.stdout
+    assert " locked" in r.stdout and "devices locked" not in r.stdout
+    assert "an 8,190-byte request line" in r.stdout
+    assert '"device":' not in r.stdout
+    assert "lock summary (bulk LOCK) on http://127.0.0.1:" in r.stderr
     for name in ("lost-devices.txt", "wipe-report.csv", "locate-report.csv",
                  "lock-report.jsonl", "wipe-lost.journal"):
         assert (reports / name).is_file(), name
@@ -60,9 +68,16 @@ def test_ctrl_c_cancels_the_rest_and_prints_the_summary(tmp_path: Path) -> None:
         assert proc.returncode == 1, stdout + stderr
         assert "Traceback" not in stderr
         assert "Stopping" in stderr
-        assert "interrupted" in stdout and "wakeup summary" in stdout
+        assert "interrupted" in stderr and "wakeup summary" in stderr
+        # No journal: the summary says the job cannot be resumed, and how to make one that can.
+        assert "not resumable: this run had no --journal" in stderr
         lines = report.read_text().splitlines()
         assert len(lines) == 120
         assert any('"status":"cancelled"' in line for line in lines)
+        # stdout is a pipe: one JSON record per device and nothing else.
+        records = [json.loads(line) for line in stdout.splitlines()]
+        assert len(records) == 120
+        assert {r["device"] for r in records} == set(uuids)
+        assert "cancelled" in {r["status"] for r in records}
     finally:
         st.close()
