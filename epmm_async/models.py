@@ -55,6 +55,7 @@ __all__ = [
     "Profile",
     "Registration",
     "RoamingResult",
+    "WireBits",
     "WireFlag",
     "WireStamp",
     "WireText",
@@ -62,6 +63,7 @@ __all__ = [
 
 
 if TYPE_CHECKING:
+    WireBits: TypeAlias = ComplianceReason
     WireDetails: TypeAlias = "DeviceDetails"
     WireText: TypeAlias = str
     WireStamp: TypeAlias = _dt.datetime
@@ -77,6 +79,9 @@ else:
     ``bool``."""
     WireDetails = msgspec.Raw
     """A device's ``details``: kept as raw JSON; callers see :class:`DeviceDetails`."""
+    WireBits = typing.NewType("WireBits", int)
+    """A compliance bitmap: msgspec reads an int (an ``IntFlag | None`` field costs it ~3 us
+    a value), callers see :class:`ComplianceReason`."""
 
 
 class DeviceDetails(Mapping[str, str]):
@@ -349,6 +354,25 @@ def _flag(value: object) -> bool | None:
     return None
 
 
+_BITMAPS: dict[int, ComplianceReason] = {}
+
+
+def _bitmap(value: int) -> ComplianceReason | None:
+    """``ComplianceReason(value)``, cached (a fleet repeats a few bitmaps many times); None
+    for a value no bitmap has (negative)."""
+    found = _BITMAPS.get(value)
+    if found is None:
+        if value < 0:
+            return None
+        try:
+            found = ComplianceReason(value)
+        except (ValueError, OverflowError):
+            return None
+        if len(_BITMAPS) < 4096:
+            _BITMAPS[value] = found
+    return found
+
+
 def _getter(names: tuple[str, ...]) -> Callable[[object], tuple[object, ...]]:
     if len(names) < 2:  # attrgetter of one name returns the value itself, not a tuple
         return lambda obj: tuple(getattr(obj, name) for name in names)
@@ -363,7 +387,7 @@ class _Settle:
     :data:`WireText` field is settled without being listed anywhere else.
     """
 
-    __slots__ = ("details", "flags", "get_texts", "required", "stamps", "texts")
+    __slots__ = ("bits", "details", "flags", "get_texts", "required", "stamps", "texts")
 
     def __init__(self, cls: type) -> None:
         hints = typing.get_type_hints(cls)
@@ -378,6 +402,7 @@ class _Settle:
         self.get_texts = _getter(self.texts)
         self.stamps = having(WireStamp)
         self.flags = having(WireFlag)
+        self.bits = having(WireBits)
         self.details = "details" in hints and hints["details"] is WireDetails
 
     def __call__(self, obj: object) -> None:
@@ -399,6 +424,10 @@ class _Settle:
             value = getattr(obj, name)
             if value.__class__ is not bool and value is not None:
                 setattr(obj, name, _flag(value))
+        for name in self.bits:
+            value = getattr(obj, name)
+            if value.__class__ is int:
+                setattr(obj, name, _bitmap(value))
         if self.details:
             raw = obj.details  # type: ignore[attr-defined]
             if raw.__class__ is not DeviceDetails:
@@ -434,10 +463,10 @@ class Device(_Record, rename="camel", kw_only=True):
     id: int | None = msgspec.field(default=None, name="@id")
     uuid: WireText
     principal: WireText | None = None
-    block_reason: ComplianceReason | None = None
+    block_reason: WireBits | None = None
     client_id: int | None = None
     comment: WireText | None = None
-    compliance: ComplianceReason | None = None
+    compliance: WireBits | None = None
     country_code: WireText | None = None
     country_id: int | None = None
     country_name: WireText | None = None
@@ -464,7 +493,7 @@ class Device(_Record, rename="camel", kw_only=True):
     current_phone_number: WireText | None = None
     pin: WireText | None = None
     platform: WireText | None = None
-    quarantined_status: ComplianceReason | None = None
+    quarantined_status: WireBits | None = None
     reg_count: int | None = None
     reg_type: RegType | None = None
     status: DeviceStatus | None = None

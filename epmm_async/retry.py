@@ -15,6 +15,7 @@ Exponential backoff with full jitter, a cap per wait, a deadline over all attemp
 
 from __future__ import annotations
 
+import errno
 import random
 from dataclasses import dataclass, field
 
@@ -72,9 +73,12 @@ class RetryPolicy:
         """Whether ``error`` on a request of this ``safety`` may be retried at all.
 
         A :class:`~epmm_async.errors.TlsError` never is: a refused certificate or a server
-        that does not speak TLS answers the same way every time.
+        that does not speak TLS answers the same way every time; nor is running out of file
+        descriptors (``EMFILE``/``ENFILE``): a retry only takes another one.
         """
         if isinstance(error, TlsError):
+            return False
+        if isinstance(error, ConnectError) and error.errno in (errno.EMFILE, errno.ENFILE):
             return False
         if isinstance(error, ConnectError):
             return True  # never reached the server: safe for every request

@@ -8,6 +8,11 @@ request info holds the ``Authorization`` header) rides along in a traceback.
 
 from __future__ import annotations
 
+try:  # imported up front: when descriptors run out, a lazy import would fail too
+    import resource
+except ImportError:  # not on Unix
+    resource = None  # type: ignore[assignment]
+
 import asyncio
 import base64
 import errno
@@ -690,9 +695,7 @@ def _tls_error(exc: aiohttp.ClientSSLError, req: ApiRequest) -> ConnectError:
 
 
 def _fd_limit() -> int | None:
-    try:
-        import resource
-    except ImportError:  # not on Unix
+    if resource is None:  # not on Unix
         return None
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     return None if soft == resource.RLIM_INFINITY else soft

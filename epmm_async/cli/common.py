@@ -45,6 +45,8 @@ EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 """Bad input: unknown option or status, malformed uuid, missing password..."""
 EXIT_CONNECTION = 3
+EXIT_PIPE_CLOSED = 141
+"""stdout's reader closed the pipe (``| head``): 128 + SIGPIPE, as Unix tools exit."""
 """Connection, TLS or authentication failure (or a job aborted for one)."""
 
 # Rich resolves sys.stdout/sys.stderr on every write, so these follow redirections
@@ -66,9 +68,12 @@ def _pipe_width(stream: TextIO) -> int | None:
     return 120
 
 
-out = _Console(width=_pipe_width(sys.stdout))
+# emoji=False: no ":name:" codes are meant, and rich would import its emoji table lazily at
+# the first message, which fails when the process has run out of file descriptors (EMFILE)
+# just as the message saying so is printed.
+out = _Console(width=_pipe_width(sys.stdout), emoji=False)
 """Results: tables, JSON, summaries."""
-err = _Console(stderr=True, width=_pipe_width(sys.stderr))
+err = _Console(stderr=True, width=_pipe_width(sys.stderr), emoji=False)
 """Messages for the person at the terminal: warnings, progress, errors."""
 
 

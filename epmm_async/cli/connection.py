@@ -126,10 +126,11 @@ class _Stderr:
 def configure_logging(verbosity: int = 0, *, json_logs: bool = False) -> None:
     """Route structlog to stderr: readable on a terminal, JSON lines with ``--log-json``.
 
-    WARNING by default (so per-request info lines do not flood), INFO with ``-v``, DEBUG
-    with ``-vv``.
+    ERROR by default: the command says itself what went wrong (an abort, a failed device),
+    and a library warning repeating it would be said twice; WARNING and INFO with ``-v``,
+    DEBUG with ``-vv``.
     """
-    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    level = logging.ERROR if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     stream: TextIO = _Stderr()  # type: ignore[assignment]
     renderer: Any
     if json_logs:

@@ -58,9 +58,11 @@ from ..validation import MacAddress
 from .common import (
     EXIT_CONNECTION,
     EXIT_OK,
+    EXIT_PIPE_CLOSED,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
     CliError,
+    cli_words,
     err,
     out,
     stdin_is_terminal,
@@ -263,6 +265,8 @@ class JobResult:
     connection_error: str | None = None
     """The first connection or authentication failure's error, if any."""
     interrupted: bool = False
+    pipe_closed: bool = False
+    """stdout's reader went away mid-job: the job stopped sending (exit 141)."""
     report: Path | None = None
     outcomes: list[Outcome] = field(default_factory=list)
     """The first outcomes (at most 50), for a small job's table."""
@@ -284,6 +288,8 @@ def exit_code(result: JobResult) -> int:
     """The exit code of a job: 0 when every device succeeded, 3 when the job was aborted
     (or every failure was a connection or authentication failure and nothing succeeded),
     1 otherwise."""
+    if result.pipe_closed:
+        return EXIT_PIPE_CLOSED
     ok = result.counts.get(OutcomeStatus.SUCCEEDED.value, 0)
     if ok == result.total:
         return EXIT_OK
@@ -618,7 +624,7 @@ class DeviceRecord(msgspec.Struct, frozen=True, kw_only=True):
             attempts=outcome.attempts,
             from_journal=outcome.from_journal,
             mac=outcome.mac,
-            error=outcome.error,
+            error=cli_words(outcome.error) if outcome.error else None,
             detail=outcome.detail,
             passcode=outcome.passcode,
             freshness=outcome.freshness.value if outcome.freshness else None,
@@ -756,7 +762,7 @@ class ReportWriter:
         loc = outcome.location
         self._csv.writerow([
             outcome.device, outcome.action, outcome.status.value, outcome.reason or "",
-            outcome.error or "", outcome.error_type or "", outcome.http_status or "",
+            cli_words(outcome.error or ""), outcome.error_type or "", outcome.http_status or "",
             outcome.attempts, f"{outcome.elapsed:.3f}", outcome.passcode or "",
             outcome.freshness.value if outcome.freshness else "",
             "" if loc is None or loc.latitude is None else loc.latitude,
@@ -883,9 +889,18 @@ async def execute(plan: JobPlan, opts: JobOptions) -> JobResult:
             try:
                 async for outcome in stream:
                     _count(result, outcome)
-                    sink.write(DeviceRecord.of(outcome, plan.spec.name))
                     if report is not None:
                         report.write(outcome)
+                    try:
+                        sink.write(DeviceRecord.of(outcome, plan.spec.name))
+                    except BrokenPipeError:
+                        # The reader went away (`| head`): stop sending, as on Ctrl-C; the
+                        # devices on the wire finish and are journalled, and the summary and
+                        # resume hint still reach stderr. Exit 141, as Unix tools do.
+                        result.pipe_closed = True
+                        sink.fmt = None
+                        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                        plan.stop.set()
             finally:
                 await stream.aclose()
                 plan.relay.target = None
@@ -902,7 +917,7 @@ async def execute(plan: JobPlan, opts: JobOptions) -> JobResult:
         # Even after an error: a JSON array is closed over the devices written so far.
         sink.close()
         result.elapsed = time.monotonic() - started
-    result.interrupted = plan.stop.is_set()
+    result.interrupted = plan.stop.is_set() and not result.pipe_closed
     return result
 
 
@@ -915,10 +930,11 @@ def _count(result: JobResult, outcome: Outcome) -> None:
     if outcome.from_journal:
         result.from_journal += 1
     if outcome.status is OutcomeStatus.SKIPPED and not outcome.from_journal:
-        result.aborted = result.aborted or outcome.error
+        result.aborted = result.aborted or (cli_words(outcome.error) if outcome.error else None)
     if outcome.error_type in _CONNECTION_ERRORS and not outcome.from_journal:
         result.connection_failures += 1
-        result.connection_error = result.connection_error or outcome.error
+        result.connection_error = result.connection_error or (
+            cli_words(outcome.error) if outcome.error else None)
     if len(result.outcomes) < 50:
         result.outcomes.append(outcome)
 
@@ -999,13 +1015,18 @@ def print_summary(result: JobResult, opts: JobOptions | None = None) -> None:
             err.print(f"report: {escape(str(result.report))}", highlight=False)
         if result.interrupted:
             err.print("[yellow]interrupted: devices not yet sent are reported cancelled[/]")
+        if result.pipe_closed:
+            err.print("[yellow]stdout was closed: the job stopped sending; devices not yet "
+                      "sent are reported cancelled[/]")
     failed_to_connect = result.exit_code == EXIT_CONNECTION
     if result.aborted:
         err.print(f"[bold red]{escape(result.aborted)}[/]", highlight=False)
     elif failed_to_connect and result.connection_error:
         err.print(f"[bold red]every device failed: {escape(result.connection_error)}[/]",
                   highlight=False)
-    if (result.interrupted or failed_to_connect) and result.done < result.total:
+    if (result.interrupted or result.pipe_closed or failed_to_connect) and (
+        result.done < result.total
+    ):
         print_resume_hint(opts)
 
 

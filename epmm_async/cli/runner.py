@@ -14,6 +14,7 @@ from rich.markup import escape
 from ..client import EpmmClient
 from ..errors import EpmmError
 from .common import (
+    EXIT_PIPE_CLOSED,
     EXIT_SOME_FAILED,
     CliError,
     describe_error,
@@ -46,7 +47,7 @@ def guarded(body: Callable[[], int]) -> NoReturn:
         # The reader went away (`epmm devices list | head`): stop quietly, as Unix tools do,
         # and keep the interpreter's final flush from complaining.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(141) from None
+        raise typer.Exit(EXIT_PIPE_CLOSED) from None
     except OSError as exc:
         err.print(f"[bold red]error:[/] {escape(describe_os_error(exc))}", highlight=False)
         raise typer.Exit(EXIT_SOME_FAILED) from None

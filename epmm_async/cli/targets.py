@@ -91,6 +91,10 @@ def read_targets_file(path: Path) -> list[Target]:
         return []
     first = numbered[0][1]
     delimiter = next((d for d in _DELIMITERS if d in first), None)
+    if delimiter is None and first.strip().strip('"').strip().lower() in (
+        *_UUID_COLUMNS, *_MAC_COLUMNS
+    ):
+        delimiter = ","  # a one-column CSV (Excel saves a single column without commas)
     if delimiter is not None:
         return _read_csv(path, numbered, delimiter)
     targets: list[Target] = []
@@ -314,7 +318,11 @@ class _Selector:
             for mac in selection.macs:
                 found.extend(await self.epmm.devices.by_mac(mac))
         elif search == "phones":
-            found = await self.epmm.devices.by_phone(*selection.phones)
+            # Spaces, dashes and brackets are for people: the server is sent the digits
+            # (with the leading + when given), as it stores them.
+            sent = [("+" if p.strip().startswith("+") else "") + phone_digits(p)
+                    for p in selection.phones]
+            found = await self.epmm.devices.by_phone(*sent)
         elif search == "users":
             for user in selection.users:
                 found.extend(await self.user_devices(user))

@@ -19,6 +19,7 @@ from ..errors import (
     EpmmError,
     ForbiddenError,
     JobInterrupted,
+    NotFoundError,
     RateLimitedError,
     RedirectError,
     RequestTooLargeError,
@@ -234,6 +235,7 @@ def failure_reason(error: EpmmError) -> str:
         (RateLimitedError, "rate_limited"),
         (AuthenticationError, "unauthorized"),
         (ForbiddenError, "forbidden"),
+        (NotFoundError, "not_found"),
         (ServerError, "server_error"),
         (ConnectError, "connect_error"),
         (TransportError, "transport_error"),
@@ -246,8 +248,11 @@ def failure_reason(error: EpmmError) -> str:
 def is_fatal(error: EpmmError) -> bool:
     """Errors that stop a whole job at once, because every other request would fail the same
     way: the credentials or the account are wrong, the server's certificate is refused or it
-    does not speak TLS, or this process ran out of file descriptors."""
+    does not speak TLS, a 404 that is not the API's (an HTML page: the base URL is wrong for
+    every request), or this process ran out of file descriptors."""
     if isinstance(error, AuthenticationError | ForbiddenError | TlsError):
+        return True
+    if isinstance(error, NotFoundError) and not isinstance(error, DeviceNotFound):
         return True
     return isinstance(error, ConnectError) and error.errno == errno.EMFILE
 

@@ -15,7 +15,7 @@ import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from epmm_async import DecodeError, Device
+from epmm_async import ComplianceReason, DecodeError, Device
 from epmm_async.core import decode
 from epmm_async.core.scalars import java_double_text, scalar_text
 from epmm_async.models import DeviceDetails
@@ -478,7 +478,7 @@ def test_a_device_without_its_uuid_is_a_decode_error_in_both_formats(fmt: str) -
         decode.decode_devices(body, fmt)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("sent", ["x", "1.0", 1.5, "", None])
+@pytest.mark.parametrize("sent", ["x", "1.5", 1.5, -1, "", None])
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_an_unreadable_compliance_never_reads_as_compliant(sent: object, fmt: str) -> None:
     devices = [_device(1, compliance=sent), _device(2)]
@@ -538,3 +538,13 @@ def test_a_location_of_nan_is_not_found() -> None:
         b'"longitude":"Infinity","capturedAt":1717200000000}}}'
     )
     assert decode.decode_locate(body, "json").latest.found is False  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_bitmaps_are_compliance_reasons_from_numbers_or_text(fmt: str) -> None:
+    devices = [_device(1, compliance=3, blockReason="512"), _device(2, compliance=-4)]
+    body = _page(*devices) if fmt == "json" else _xml_page(*devices)
+    a, b = decode.decode_devices(body, fmt).devices  # type: ignore[arg-type]
+    assert type(a.compliance) is ComplianceReason and int(a.compliance) == 3
+    assert a.block_reason is ComplianceReason.MANUALLY_BLOCKED
+    assert b.compliance is None and b.compliant is False
