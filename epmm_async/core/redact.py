@@ -78,6 +78,20 @@ def redact_urls(text: str) -> str:
     """Free text (a message, a log line) with every URL-like word passed through
     :func:`redact_url`. Words are split on whitespace, so a URL with spaces in it is only
     cleaned word by word: give a value known to be a URL to :func:`redact_url` instead."""
-    return _WORD.sub(
-        lambda m: redact_url(m.group()) if _URLISH.search(m.group()) else m.group(), text
-    )
+    return _WORD.sub(_redact_word, text)
+
+
+# Punctuation around a URL in prose or a repr: "(http://h:8080)," or "'ftp://h'".
+_LEADING = "([{<\"'"
+_TRAILING = ")]}>\"',.;:!?"
+
+
+def _redact_word(match: re.Match[str]) -> str:
+    word = match.group()
+    if not _URLISH.search(word):
+        return word
+    core = word.lstrip(_LEADING)
+    head = word[: len(word) - len(core)]
+    stripped = core.rstrip(_TRAILING)
+    tail = core[len(stripped) :]
+    return head + redact_url(stripped) + tail

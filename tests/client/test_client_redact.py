@@ -49,7 +49,9 @@ def test_examples(text: str, shown: str) -> None:
 
 def test_free_text() -> None:
     text = "GET https://admin:PW@host/x?t=TOK failed; see ftp://h/?k=KEY, ok?"
-    assert redact_urls(text) == "GET https://***@host/x failed; see ftp://h/ ok?"
+    assert redact_urls(text) == "GET https://***@host/x failed; see ftp://h/, ok?"
+    # Punctuation around a URL in prose or a repr stays outside it.
+    assert redact_urls("(http://h:8080), 'ftp://h:21'") == "(http://h:8080), 'ftp://h:21'"
     assert redact_urls("no urls here, what?") == "no urls here, what?"
 
 
