@@ -10,7 +10,9 @@ import typer
 from rich.markup import escape
 
 from ..client import EpmmClient
+from ..core import actions as core_actions
 from ..enums import MessageMode
+from ..models import Device
 from .apps import app
 from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, CliError, err
 from .connection import ConnectionSettings
@@ -18,7 +20,28 @@ from .jobs import ACTIONS, JobOptions, Mode, run_action
 from .output import Column, OutputFormat, RecordWriter, choose_format
 from .read_cmds import OutputOpt
 from .runner import run_with_client
-from .targets import DeviceFilter, TargetSpec, check_given, resolve_targets
+from .targets import (
+    AllLabelsOpt,
+    BlockedOpt,
+    CompanyOpt,
+    ComplianceOpt,
+    DeviceFilter,
+    EmployeeOpt,
+    Filters,
+    FromReportOpt,
+    NoPreflightOpt,
+    OnlyOpt,
+    OsVersionOpt,
+    PlatformOpt,
+    QuarantinedOpt,
+    SeenAfterOpt,
+    SeenBeforeOpt,
+    TargetSpec,
+    check_given,
+    parse_only,
+    preflight_skips,
+    resolve_targets,
+)
 
 __all__ = ["act"]
 
@@ -70,8 +93,11 @@ ResendOpt = Annotated[bool, typer.Option("--resend-unknown", help="With --journa
 _TARGETS_NOTE = (
     "Targets add up: every --uuid, --mac and --from-file and the devices of the selection, "
     "each device once. A repeated --label, --status or --user means any of them; --status "
-    "with --label or --user keeps the devices of that status. A selection that matches no "
-    "device is an error (exit 2) unless --allow-empty."
+    "with --label or --user keeps the devices of that status. The filters (--platform, "
+    "--os-version, --last-seen-*, --compliance, --quarantined, --blocked, --*-owned) narrow "
+    "the selection; alone they filter the ACTIVE devices (or those of --status). Selected "
+    "devices the action cannot apply to (wiped, retired) are skipped unless --no-preflight. "
+    "A selection that matches no device is an error (exit 2) unless --allow-empty."
 )
 
 
@@ -95,7 +121,14 @@ def act(ctx: typer.Context, action: str, targets: TargetSpec, opts: JobOptions) 
         explicit.extend(targets.explicit())
 
     async def job(epmm: EpmmClient) -> int:
-        resolved = await resolve_targets(epmm, targets, explicit)
+        records: dict[str, Device] = {}
+        resolved = await resolve_targets(epmm, targets, explicit, records)
+        if targets.preflight:
+            refused = core_actions.action_spec(action).refused_states
+            opts.skip = preflight_skips(refused, records) or None
+        if opts.dry_run:
+            for line in targets.selection.count_lines():
+                err.print(escape(line), highlight=False)
         opts.selection = targets.describe()  # after explicit(): file counts are known
         result = await run_action(epmm, ACTIONS[action], resolved, opts)
         return result.exit_code
@@ -105,12 +138,23 @@ def act(ctx: typer.Context, action: str, targets: TargetSpec, opts: JobOptions) 
 
 def _targets(uuid: list[str] | None, mac: list[str] | None, from_file: list[Path] | None,
              label: list[str] | None, status: list[str] | None, user: list[str] | None,
-             allow_empty: bool) -> TargetSpec:
-    """The target options as a :class:`TargetSpec`; a bad status or MAC exits 2 here."""
+             allow_empty: bool, filters: Filters | None = None) -> TargetSpec:
+    """The target options as a :class:`TargetSpec`; a bad status, MAC, filter or --only
+    exits 2 here."""
+    f = filters or Filters()
     try:
+        if f.only and not f.from_report:
+            raise CliError("--only goes with --from-report", EXIT_USAGE)
+        selection = DeviceFilter(
+            labels=label, statuses=status, users=user, platforms=f.platform,
+            os_versions=f.os_version, last_seen_before=f.last_seen_before,
+            last_seen_after=f.last_seen_after, compliance=f.compliance,
+            quarantined=f.quarantined, blocked=f.blocked, employee_owned=f.employee_owned,
+            company_owned=f.company_owned, all_labels=f.all_labels)
         return TargetSpec(uuids=uuid or [], macs=mac or [], from_files=from_file or [],
-                          selection=DeviceFilter(labels=label, statuses=status, users=user),
-                          allow_empty=allow_empty)
+                          from_reports=f.from_report or [], only=parse_only(f.only),
+                          selection=selection, allow_empty=allow_empty,
+                          preflight=not f.no_preflight)
     except CliError as exc:
         _usage_error(exc.message)
 
@@ -125,6 +169,8 @@ _STANDARD: dict[str, tuple[str, tuple[str, ...]]] = {
         "epmm lock --label Sales --label \"Field Engineers\" --dry-run",
         "epmm lock --uuid 05dad041-2235-4c81-9fb1-1dd3c15e0b30 --reason \"Lost\"",
         "epmm lock --from-file lost.csv --journal lock.journal --report lock.csv",
+        "epmm lock --from-report lock.csv --reason \"Lost\"    # retry what did not succeed",
+        "epmm lock --platform ios --os-version '<17' --last-seen-before 30d --dry-run",
     )),
     "unlock": ("Unlock devices (bulk without a reason; per device with --reason).", (
         "epmm unlock --mac 38:aa:3c:62:bf:ad --reason \"Found\"",
@@ -154,11 +200,21 @@ def _standard(action: str, doc: str, examples: tuple[str, ...]) -> None:
         uuid: UuidOpt = None, mac: MacOpt = None, from_file: FileOpt = None,
         label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
         allow_empty: AllowEmptyOpt = False,
+        platform: PlatformOpt = None, os_version: OsVersionOpt = None,
+        last_seen_before: SeenBeforeOpt = None, last_seen_after: SeenAfterOpt = None,
+        compliance: ComplianceOpt = None, quarantined: QuarantinedOpt = False,
+        blocked: BlockedOpt = False, employee_owned: EmployeeOpt = False,
+        company_owned: CompanyOpt = False, all_labels: AllLabelsOpt = False,
+        from_report: FromReportOpt = None, only: OnlyOpt = None,
+        no_preflight: NoPreflightOpt = False,
         reason: ReasonOpt = None, mode: ModeOpt = Mode.AUTO, dry_run: DryRunOpt = False,
         yes: YesOpt = False, journal: JournalOpt = None, report: ReportOpt = None,
         output: JobOutputOpt = None, resend_unknown: ResendOpt = False,
     ) -> None:
-        targets = _targets(uuid, mac, from_file, label, status, user, allow_empty)
+        targets = _targets(uuid, mac, from_file, label, status, user, allow_empty,
+            Filters(platform, os_version, last_seen_before, last_seen_after, compliance,
+                quarantined, blocked, employee_owned, company_owned, all_labels,
+                from_report, only, no_preflight))
         act(ctx, action, targets, JobOptions(
             mode=mode, reason=reason, dry_run=dry_run, yes=yes, journal=journal,
             report=report, resend_unknown=resend_unknown, output=output))
@@ -180,6 +236,13 @@ def locate_cmd(
     uuid: UuidOpt = None, mac: MacOpt = None, from_file: FileOpt = None,
     label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
     allow_empty: AllowEmptyOpt = False,
+    platform: PlatformOpt = None, os_version: OsVersionOpt = None,
+    last_seen_before: SeenBeforeOpt = None, last_seen_after: SeenAfterOpt = None,
+    compliance: ComplianceOpt = None, quarantined: QuarantinedOpt = False,
+    blocked: BlockedOpt = False, employee_owned: EmployeeOpt = False,
+    company_owned: CompanyOpt = False, all_labels: AllLabelsOpt = False,
+    from_report: FromReportOpt = None, only: OnlyOpt = None,
+    no_preflight: NoPreflightOpt = False,
     now: Annotated[bool, typer.Option("--now", help="Ask for a fresh fix and wait for it "
                    "(FRESH), or report the last known one (STALE, UNSUPPORTED on iOS).")] = False,
     deadline: Annotated[float, typer.Option(help="With --now: seconds to wait for a fresh "
@@ -189,7 +252,10 @@ def locate_cmd(
     output: JobOutputOpt = None,
 ) -> None:
     """Known locations of devices; with --now a fresh fix, polled until it lands."""
-    targets = _targets(uuid, mac, from_file, label, status, user, allow_empty)
+    targets = _targets(uuid, mac, from_file, label, status, user, allow_empty,
+            Filters(platform, os_version, last_seen_before, last_seen_after, compliance,
+                quarantined, blocked, employee_owned, company_owned, all_labels,
+                from_report, only, no_preflight))
     if deadline <= 0 or interval <= 0:
         _usage_error("--deadline and --interval must be positive")
     act(ctx, "locate_now" if now else "locate", targets, JobOptions(
@@ -211,11 +277,21 @@ def message_cmd(
     uuid: UuidOpt = None, mac: MessageMacOpt = None, from_file: FileOpt = None,
     label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
     allow_empty: AllowEmptyOpt = False,
+    platform: PlatformOpt = None, os_version: OsVersionOpt = None,
+    last_seen_before: SeenBeforeOpt = None, last_seen_after: SeenAfterOpt = None,
+    compliance: ComplianceOpt = None, quarantined: QuarantinedOpt = False,
+    blocked: BlockedOpt = False, employee_owned: EmployeeOpt = False,
+    company_owned: CompanyOpt = False, all_labels: AllLabelsOpt = False,
+    from_report: FromReportOpt = None, only: OnlyOpt = None,
+    no_preflight: NoPreflightOpt = False,
     dry_run: DryRunOpt = False, journal: JournalOpt = None, report: ReportOpt = None,
     output: JobOutputOpt = None,
 ) -> None:
     """Send a message to devices (bulk send-message: all uuids or all MACs)."""
-    targets = _targets(uuid, mac, from_file, label, status, user, allow_empty)
+    targets = _targets(uuid, mac, from_file, label, status, user, allow_empty,
+            Filters(platform, os_version, last_seen_before, last_seen_after, compliance,
+                quarantined, blocked, employee_owned, company_owned, all_labels,
+                from_report, only, no_preflight))
     act(ctx, "message", targets, JobOptions(
         dry_run=dry_run, journal=journal, report=report, message=text, message_mode=via,
         subject=subject, output=output))
@@ -236,6 +312,13 @@ def roaming_cmd(
     uuid: UuidOpt = None, from_file: FileOpt = None,
     label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
     allow_empty: AllowEmptyOpt = False,
+    platform: PlatformOpt = None, os_version: OsVersionOpt = None,
+    last_seen_before: SeenBeforeOpt = None, last_seen_after: SeenAfterOpt = None,
+    compliance: ComplianceOpt = None, quarantined: QuarantinedOpt = False,
+    blocked: BlockedOpt = False, employee_owned: EmployeeOpt = False,
+    company_owned: CompanyOpt = False, all_labels: AllLabelsOpt = False,
+    from_report: FromReportOpt = None, only: OnlyOpt = None,
+    no_preflight: NoPreflightOpt = False,
     dry_run: DryRunOpt = False, journal: JournalOpt = None, report: ReportOpt = None,
     output: JobOutputOpt = None,
 ) -> None:
@@ -247,7 +330,10 @@ def roaming_cmd(
         _usage_error(f"roaming needs {' and '.join(missing)}: say what to turn on or off")
     if voice is False and data is True:
         _usage_error("--no-voice turns data roaming off too: use --no-voice --no-data")
-    targets = _targets(uuid, None, from_file, label, status, user, allow_empty)
+    targets = _targets(uuid, None, from_file, label, status, user, allow_empty,
+            Filters(platform, os_version, last_seen_before, last_seen_after, compliance,
+                quarantined, blocked, employee_owned, company_owned, all_labels,
+                from_report, only, no_preflight))
     act(ctx, "roaming", targets, JobOptions(
         mode=Mode.PER_DEVICE, dry_run=dry_run, journal=journal, report=report,
         voice=bool(voice), data=bool(data), output=output))
@@ -265,11 +351,21 @@ def repush_cmd(
     uuid: UuidOpt = None, from_file: FileOpt = None,
     label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
     allow_empty: AllowEmptyOpt = False,
+    platform: PlatformOpt = None, os_version: OsVersionOpt = None,
+    last_seen_before: SeenBeforeOpt = None, last_seen_after: SeenAfterOpt = None,
+    compliance: ComplianceOpt = None, quarantined: QuarantinedOpt = False,
+    blocked: BlockedOpt = False, employee_owned: EmployeeOpt = False,
+    company_owned: CompanyOpt = False, all_labels: AllLabelsOpt = False,
+    from_report: FromReportOpt = None, only: OnlyOpt = None,
+    no_preflight: NoPreflightOpt = False,
     dry_run: DryRunOpt = False, journal: JournalOpt = None, report: ReportOpt = None,
     output: JobOutputOpt = None,
 ) -> None:
     """Re-push one profile, or all of them, to devices."""
-    targets = _targets(uuid, None, from_file, label, status, user, allow_empty)
+    targets = _targets(uuid, None, from_file, label, status, user, allow_empty,
+            Filters(platform, os_version, last_seen_before, last_seen_after, compliance,
+                quarantined, blocked, employee_owned, company_owned, all_labels,
+                from_report, only, no_preflight))
     act(ctx, "repush", targets, JobOptions(
         mode=Mode.PER_DEVICE, dry_run=dry_run, journal=journal, report=report,
         profile_id=profile_id, profile_type=profile_type, output=output))

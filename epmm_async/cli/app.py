@@ -12,13 +12,13 @@ from typing import Annotated
 
 import typer
 
-from . import action_cmds, read_cmds
+from . import action_cmds, config_cmds, jobs_cmds, read_cmds  # noqa: F401 (jobs_cmds: registrations)
 from .apps import app
 from .runner import guarded, run_with_client
 
 __all__ = ["app", "guarded", "run_with_client"]
 
-_COMMAND_MODULES = (read_cmds, action_cmds)  # imported for their registrations
+_COMMAND_MODULES = (read_cmds, action_cmds, config_cmds)  # imported for their registrations
 
 
 @app.command(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer import _click as click
 from typer._click.exceptions import BadOptionUsage
 from typer.core import TyperGroup, TyperOption
@@ -21,6 +22,7 @@ from typer.core import TyperGroup, TyperOption
 from .. import __version__
 from .common import EXIT_USAGE, CliError, err
 from .connection import ConnectionSettings, configure_logging
+from .profiles import PROFILE_ENV, Profile, load_config, resolve_password
 
 __all__ = ["EpmmGroup", "app", "devices_app", "hoist_global_options", "settings_of"]
 
@@ -177,9 +179,44 @@ def _wire_format(wire: str | None, legacy: str | None) -> str:
     return fmt
 
 
+_NO_PROFILE_COMMANDS = frozenset({"config", "simulator", "demo", "jobs"})
+"""Commands that do not read a profile (``config`` reads the file itself; ``jobs`` reads
+journals only)."""
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    """Whether option ``name`` came from the command line or its environment variable."""
+    source = ctx.get_parameter_source(name)
+    return source in (click.core.ParameterSource.COMMANDLINE,
+                      click.core.ParameterSource.ENVIRONMENT)
+
+
+def _from_env(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.ENVIRONMENT
+
+
+def _active_profile(ctx: click.Context, name: str | None) -> Profile | None:
+    """The profile ``--profile``/``EPMM_PROFILE`` names, else the file's default, else None."""
+    if ctx.resilient_parsing or ctx.invoked_subcommand in _NO_PROFILE_COMMANDS:
+        return None
+    config = load_config()
+    if config is None:
+        if name is not None:
+            from .profiles import config_path
+
+            raise CliError(f"--profile {name}: there is no config file at {config_path()} "
+                           f"(create one with: epmm config add {name} ...)", EXIT_USAGE)
+        return None
+    chosen = name if name is not None else config.default_profile
+    return config.get(chosen) if chosen is not None else None
+
+
 @app.callback()
 def _global(
     ctx: typer.Context,
+    profile_name: Annotated[str | None, typer.Option(
+        "--profile", envvar=PROFILE_ENV, help="Server profile from the config file (epmm "
+        "config list); env EPMM_PROFILE; else the file's default_profile.")] = None,
     url: Annotated[str | None, typer.Option(envvar="EPMM_URL", help="Server base URL: the "
                    "server root (https://epmm.example.com); env EPMM_URL.")] = None,
     username: Annotated[str | None, typer.Option(envvar="EPMM_USERNAME",
@@ -216,9 +253,49 @@ def _global(
         fmt = _wire_format(wire, legacy_format)
     except CliError as exc:
         raise typer.BadParameter(exc.message, param_hint="--wire") from None
-    ctx.obj = ConnectionSettings(
+    try:
+        profile = _active_profile(ctx, profile_name)
+    except CliError as exc:
+        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        raise typer.Exit(exc.code) from None
+    settings = ConnectionSettings(
         url=url, username=username, password_file=password_file,
         response_format="xml" if fmt == "xml" else "json", ca_bundle=ca_bundle,
         insecure=insecure, timeout=timeout or None, connect_timeout=connect_timeout or None,
         read_timeout=read_timeout or None, concurrency=concurrency, rate=rate, quiet=quiet,
     )
+    if profile is not None:
+        _apply_profile(ctx, settings, profile,
+                       wire_given=wire is not None or legacy_format is not None)
+    ctx.obj = settings
+
+
+def _apply_profile(ctx: click.Context, settings: ConnectionSettings, profile: Profile, *,
+                   wire_given: bool) -> None:
+    """Fill what neither the command line nor the environment gave from ``profile``.
+
+    Precedence, strongest first: command line, environment variable, profile, default.
+    """
+    settings.profile = profile.name
+    for key in ("url", "username"):
+        mine = getattr(profile, key)
+        given = getattr(settings, key)
+        if mine is None:
+            continue
+        if not _given(ctx, key) or given is None:
+            setattr(settings, key, mine)
+        elif _from_env(ctx, key) and given != mine:
+            env = f"EPMM_{key.upper()}"
+            err.print(f"[yellow]warning:[/] {env} ({escape(given)}) overrides profile "
+                      f"{escape(profile.name)}'s {key} ({escape(mine)})", highlight=False)
+    if not _given(ctx, "ca_bundle") and profile.ca_bundle is not None:
+        settings.ca_bundle = profile.ca_bundle
+    if not _given(ctx, "insecure") and profile.insecure is not None:
+        settings.insecure = profile.insecure
+    if not wire_given and profile.wire is not None:
+        settings.response_format = "xml" if profile.wire == "xml" else "json"
+    if not _given(ctx, "concurrency") and profile.concurrency is not None:
+        settings.concurrency = profile.concurrency
+    if not _given(ctx, "rate") and profile.rate is not None:
+        settings.rate = profile.rate
+    settings.profile_password = lambda: resolve_password(profile)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -17,9 +19,21 @@ from ..retry import RetryPolicy
 from ..transport import Timeouts
 from .common import EXIT_USAGE, CliError, err, stdin_is_terminal
 
-__all__ = ["ConnectionSettings", "configure_logging", "read_password"]
+__all__ = ["ConnectionSettings", "configure_logging", "profile_note", "read_password"]
 
 PASSWORD_ENV = "EPMM_PASSWORD"  # noqa: S105 (a variable name, not a password)
+
+_ACTIVE_PROFILE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "epmm_active_profile", default=None)
+
+
+def profile_note() -> str:
+    """`` (profile prod)`` when the client in use was built from a profile, else ``""``.
+
+    Confirmation prompts and job summaries add it after the server's URL.
+    """
+    name = _ACTIVE_PROFILE.get()
+    return f" (profile {name})" if name else ""
 
 
 @dataclass(slots=True)
@@ -42,14 +56,21 @@ class ConnectionSettings:
     retry: RetryPolicy | None = None
     quiet: bool = False
     """``-q``: print only results and errors."""
+    profile: str | None = None
+    """The config-file profile the settings came from (named in prompts and summaries)."""
+    profile_password: Callable[[], str] | None = None
+    """The profile's password source, after ``--password-file`` and ``EPMM_PASSWORD``."""
 
     def client(self) -> EpmmClient:
         """A configured (not yet opened) client; asks for the password if needed."""
+        _ACTIVE_PROFILE.set(self.profile)
         if not self.url:
-            raise CliError("no server URL: pass --url or set EPMM_URL", EXIT_USAGE)
+            raise CliError("no server URL: pass --url, set EPMM_URL or use a profile "
+                           "(--profile NAME; epmm config add)", EXIT_USAGE)
         if not self.username:
-            raise CliError("no username: pass --username or set EPMM_USERNAME", EXIT_USAGE)
-        password = self.password or read_password(self.password_file)
+            raise CliError("no username: pass --username, set EPMM_USERNAME or use a "
+                           "profile (--profile NAME)", EXIT_USAGE)
+        password = self.password or read_password(self.password_file, self.profile_password)
         verify: bool | str = True
         if self.ca_bundle is not None:
             if not self.ca_bundle.is_file():
@@ -83,8 +104,10 @@ class ConnectionSettings:
         )
 
 
-def read_password(password_file: Path | None) -> str:
-    """The password from ``--password-file``, else ``EPMM_PASSWORD``, else a terminal prompt.
+def read_password(password_file: Path | None,
+                  profile_source: Callable[[], str] | None = None) -> str:
+    """The password from ``--password-file``, else ``EPMM_PASSWORD``, else the profile's
+    source (``profile_source``), else a terminal prompt.
 
     Never from a command-line flag: flags show in process listings and shell history.
     """
@@ -102,6 +125,8 @@ def read_password(password_file: Path | None) -> str:
     env = os.environ.get(PASSWORD_ENV)
     if env:
         return env
+    if profile_source is not None:
+        return profile_source()
     if stdin_is_terminal():
         value: str = typer.prompt("EPMM password", hide_input=True, err=True)
         if value:

@@ -67,6 +67,7 @@ from .common import (
     out,
     stdin_is_terminal,
 )
+from .connection import profile_note
 from .output import OutputFormat, encode_json
 from .progress import STATUS_STYLE, JobProgress, counts_text
 from .targets import Target
@@ -197,6 +198,8 @@ class JobOptions:
     """The command line after ``epmm``, for the resume hint (None: ``sys.argv[1:]``)."""
     records: bool = True
     """Write the per-device records on stdout (the demo turns them off)."""
+    skip: dict[str, str] | None = None
+    """Pre-flight: devices (uuid) not to send to, with the reason; reported SKIPPED."""
 
 
 class _ProgressRelay:
@@ -365,6 +368,7 @@ async def plan_job(epmm: EpmmClient, spec: ActionSpec, targets: list[Target],
         resend_unknown=opts.resend_unknown,
         progress=relay,
         stop=stop,
+        skip=opts.skip,
     )
     limits = epmm.bulk_limits
     uuids = [t for t in targets if not isinstance(t, MacAddress)]
@@ -483,7 +487,10 @@ def dry_run_record(plan: JobPlan, opts: JobOptions) -> dict[str, object]:
         "how": plan.how,
         "device_count": plan.devices,
         "devices": list(preview.devices),
-        "not_found": [o.device for o in preview.early],
+        "not_found": [o.device for o in preview.early
+                      if o.status is not OutcomeStatus.SKIPPED],
+        "skipped": {o.device: o.reason for o in preview.early
+                    if o.status is OutcomeStatus.SKIPPED},
         "requests": plan.requests,
         "chunk_sizes": preview.chunk_sizes,
         "first_request": None if sample is None else {
@@ -521,11 +528,16 @@ def show_dry_run(plan: JobPlan, opts: JobOptions) -> None:
     action = plan.spec.label if plan.how == plan.spec.label else (
         f"{plan.spec.label}, {plan.how}")
     rows += [("action", action), ("devices", f"{plan.devices:,}")]
-    if preview.early:
-        missing = ", ".join(o.device for o in preview.early[:3])
-        more = f", ... ({len(preview.early) - 3:,} more)" if len(preview.early) > 3 else ""
-        rows.append(("not found", f"{len(preview.early):,} MAC address(es) name no device "
+    early = [o for o in preview.early if o.status is not OutcomeStatus.SKIPPED]
+    if early:
+        missing = ", ".join(o.device for o in early[:3])
+        more = f", ... ({len(early) - 3:,} more)" if len(early) > 3 else ""
+        rows.append(("not found", f"{len(early):,} MAC address(es) name no device "
                                   f"(reported invalid): {missing}{more}"))
+    skipped = Counter(o.reason for o in preview.early if o.status is OutcomeStatus.SKIPPED)
+    if skipped:
+        rows.append(("skipped", ", ".join(f"{n:,} {why}" for why, n in skipped.items())
+                     + " (pre-flight: not sent; --no-preflight sends them)"))
     rows.append(("requests", f"{plan.requests:,} {plan.request_note}"))
     if plan.mode is Mode.BULK and preview.requests:
         rows.append(("devices each", _sizes_text(preview.chunk_sizes)))
@@ -573,7 +585,7 @@ def confirm(plan: JobPlan, opts: JobOptions) -> None:
     if not plan.spec.destructive or opts.yes or opts.dry_run:
         return
     n = plan.devices
-    what = f"{n:,} device(s) on {plan.server}"
+    what = f"{n:,} device(s) on {plan.server}{profile_note()}"
     chosen = selection_of(plan, opts)
     if not stdin_is_terminal():
         raise CliError(
@@ -996,7 +1008,7 @@ def print_summary(result: JobResult, opts: JobOptions | None = None) -> None:
     opts = opts or JobOptions()
     quiet = opts.quiet
     if not quiet:
-        where = f" on {result.server}" if result.server else ""
+        where = f" on {result.server}{profile_note()}" if result.server else ""
         err.print(f"[bold]{escape(result.action.replace('_', '-'))} summary[/] "
                   f"({escape(result.how)}){escape(where)}", highlight=False)
         present = [s.value for s in OutcomeStatus if result.counts.get(s.value)]

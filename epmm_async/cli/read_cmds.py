@@ -32,7 +32,21 @@ from .output import (
     to_plain,
 )
 from .runner import run_with_client
-from .targets import DeviceFilter, check_selection_exists, select_devices
+from .targets import (
+    AllLabelsOpt,
+    BlockedOpt,
+    CompanyOpt,
+    ComplianceOpt,
+    DeviceFilter,
+    EmployeeOpt,
+    OsVersionOpt,
+    PlatformOpt,
+    QuarantinedOpt,
+    SeenAfterOpt,
+    SeenBeforeOpt,
+    check_selection_exists,
+    select_devices,
+)
 
 __all__ = ["OutputOpt", "device_record", "show_device", "show_labels"]
 
@@ -71,6 +85,8 @@ def _examples(*lines: str) -> str:
     "epmm devices list --label iOS --status ACTIVE --status LOST",
     "epmm devices list --user jdoe -o json",
     "epmm devices list --mac 38:aa:3c:62:bf:ad",
+    "epmm devices list --platform ios --os-version '<17' --last-seen-before 30d",
+    "epmm devices list --compliance any --company-owned -o csv",
 ))
 def devices_list(
     ctx: typer.Context,
@@ -89,13 +105,20 @@ def devices_list(
         "--mac", metavar="MAC", help="The device with this Wi-Fi MAC (repeatable).")] = None,
     allow_empty: Annotated[bool, typer.Option(
         "--allow-empty", help="A --user without devices is not an error.")] = False,
+    platform: PlatformOpt = None, os_version: OsVersionOpt = None,
+    last_seen_before: SeenBeforeOpt = None, last_seen_after: SeenAfterOpt = None,
+    compliance: ComplianceOpt = None, quarantined: QuarantinedOpt = False,
+    blocked: BlockedOpt = False, employee_owned: EmployeeOpt = False,
+    company_owned: CompanyOpt = False, all_labels: AllLabelsOpt = False,
     output: OutputOpt = None,
 ) -> None:
     """List devices (ACTIVE unless --status), filtered; rows are written as they arrive.
 
     Values of one option are alternatives (--label A --label B: the devices of A or B);
-    different options narrow each other (--label A --status LOST). An unknown label, or a
-    user without devices, is an error (exit 2).
+    different options narrow each other (--label A --status LOST). The filters (--platform,
+    --os-version, --last-seen-*, --compliance, --quarantined, --blocked, --*-owned) are
+    checked on each listed device. An unknown label, or a user without devices, is an error
+    (exit 2).
     """
     settings = settings_of(ctx)
     selection: list[DeviceFilter] = []
@@ -115,8 +138,12 @@ def devices_list(
             writer.close()
         return EXIT_OK
 
-    run_with_client(ctx, job, prepare=lambda: selection.append(
-        DeviceFilter(statuses=status, labels=label, users=user, phones=phone, macs=mac)))
+    run_with_client(ctx, job, prepare=lambda: selection.append(DeviceFilter(
+        statuses=status, labels=label, users=user, phones=phone, macs=mac,
+        platforms=platform, os_versions=os_version, last_seen_before=last_seen_before,
+        last_seen_after=last_seen_after, compliance=compliance, quarantined=quarantined,
+        blocked=blocked, employee_owned=employee_owned, company_owned=company_owned,
+        all_labels=all_labels)))
 
 
 def _reasons(flags: ComplianceReason | None) -> list[str] | None:

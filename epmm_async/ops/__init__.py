@@ -20,6 +20,7 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
+    Mapping,
     Sequence,
 )
 from dataclasses import dataclass, field
@@ -108,6 +109,23 @@ class _Job(Generic[U]):
     gather: Callable[[], Awaitable[_Devices]]
     build: Callable[[_Devices], JobPlan[U]]
     max_polls: int = 0
+
+
+def _skipped(found: _Devices, skip: Mapping[str, str] | None, action: str) -> _Devices:
+    """Pre-flight (``JobSettings.skip``): the devices not to send to are taken out of the
+    job and reported SKIPPED with their reason, among the outcomes known before the run."""
+    if not skip:
+        return found
+    skip = {key.lower(): why for key, why in skip.items()}
+    kept = [key for key in found.keys if key not in skip]
+    if len(kept) == len(found.keys):
+        return found
+    early = [*found.early, *(
+        Outcome(device=key, action=action, status=OutcomeStatus.SKIPPED, reason=skip[key],
+                mac=found.named_by.get(key),
+                detail=f"not sent: the action does not apply to a {skip[key]} device")
+        for key in found.keys if key in skip)]
+    return _Devices(kept, found.named_by, early, lookups=found.lookups, records=found.records)
 
 
 def _device_key(item: object) -> str:
@@ -266,13 +284,14 @@ class Operations:
         """Run ``job``: the journal is opened first, then its devices are gathered."""
 
         async def prepare() -> JobPlan[U]:
-            return job.build(await job.gather())
+            found = _skipped(await job.gather(), job.settings.skip, job.identity["action"])
+            return job.build(found)
 
         return run_job(self._client.runs, job.identity, prepare, job.settings)
 
     async def _plan(self, job: _Job[U]) -> JobPreview:
         """Gather ``job``'s devices and lay out its requests; the preview runs that plan."""
-        found = await job.gather()
+        found = _skipped(await job.gather(), job.settings.skip, job.identity["action"])
         plan = job.build(found)
         describe = plan.request
         planned: tuple[PlannedRequest, ...] = ()

@@ -30,6 +30,7 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
+    Mapping,
 )
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -100,6 +101,10 @@ class JobSettings:
     """Set it to stop: no new requests, waits end at once, the rest reported CANCELLED."""
     max_consecutive_outages: int = 10
     """Abort when this many units in a row fail with the server unreachable or down."""
+    skip: Mapping[str, str] | None = None
+    """Pre-flight: devices (by lower-case uuid) not to send to, each with the reason (a
+    refused state, ``wiped``). Each is reported SKIPPED with that reason, first, like the
+    other outcomes known before the run; the rest of the job is unchanged."""
 
     def __post_init__(self) -> None:
         if self.concurrency is not None:

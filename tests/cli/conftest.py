@@ -31,3 +31,13 @@ def cli(shared: SimThread) -> Invoke:
 def fresh_cli(fresh: SimThread) -> Invoke:
     """Run ``epmm ARGS`` in-process against the fresh simulator."""
     return make_invoke(fresh)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine's own ``~/.config/epmm/config.toml`` (or ``$EPMM_CONFIG``, ``EPMM_PROFILE``)
+    never reaches a test: each test starts with no config file unless it writes one."""
+    missing = tmp_path_factory.mktemp("no-config") / "config.toml"
+    monkeypatch.setenv("EPMM_CONFIG", str(missing))
+    monkeypatch.delenv("EPMM_PROFILE", raising=False)
