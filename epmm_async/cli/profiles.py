@@ -183,8 +183,13 @@ def _profile(path: Path, name: str, table: Any) -> Profile:
         ref = name
     elif not str(ref).strip():
         raise _problem(path, name, kind, "is empty")
-    if kind == "password_command" and not shlex.split(str(ref)):
-        raise _problem(path, name, kind, "is empty")
+    if kind == "password_command":
+        try:
+            words = shlex.split(str(ref))
+        except ValueError as exc:  # an unbalanced quote: never show the command itself
+            raise _problem(path, name, kind, f"cannot be split into words ({exc})") from None
+        if not words:
+            raise _problem(path, name, kind, "is empty")
     wire = table.get("wire")
     if wire is not None and wire.strip().lower() not in ("json", "xml"):
         raise _problem(path, name, "wire", f"expected json or xml, got {wire!r}")
@@ -197,6 +202,10 @@ def _profile(path: Path, name: str, table: Any) -> Profile:
     url = table.get("url")
     if url is not None and not url.strip():
         raise _problem(path, name, "url", "is empty")
+    if url is not None and "@" in url.split("//", 1)[-1].split("/", 1)[0]:
+        # Never repeat the URL: its user info may hold a password.
+        raise _problem(path, name, "url", "holds an account (user@ or user:password@); put "
+                       "the account in 'username' and the password in a password source")
     ca = table.get("ca_bundle")
     return Profile(
         name=name, path=path, source_kind=kind.removeprefix("password_"),
@@ -270,8 +279,9 @@ def resolve_password(profile: Profile) -> str:
     if kind == "env":
         value = os.environ.get(ref)
         if not value:
-            raise CliError(f"{where}: password_env names {ref}, which is not set or empty",
-                           EXIT_USAGE)
+            # The variable's name is not repeated: a password put there by mistake would be.
+            raise CliError(f"{where}: the environment variable password_env names is not set "
+                           "or empty", EXIT_USAGE)
         return value
     if kind == "file":
         file = _relative(profile.path, ref)

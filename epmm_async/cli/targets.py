@@ -522,7 +522,10 @@ def _when(option: str, value: str, now: _dt.datetime) -> _dt.datetime:
     if match is not None:
         amount, unit = int(match.group(1)), match.group(2).lower()
         hours = {"h": 1, "d": 24, "w": 24 * 7}[unit] * amount
-        return now - _dt.timedelta(hours=hours)
+        try:
+            return now - _dt.timedelta(hours=hours)
+        except (OverflowError, ValueError):
+            raise CliError(f"{option}: {value!r} reaches before year 1", EXIT_USAGE) from None
     try:
         moment = _dt.datetime.fromisoformat(value.strip())
     except ValueError:
@@ -754,11 +757,28 @@ class TargetSpec:
 
 
 def check_given(spec: TargetSpec) -> None:
-    """Refuse a command with no target option at all."""
+    """Refuse a command with no target option at all, and filters that would add devices.
+
+    A filter alone (``--platform ios``) selects from the fleet; beside devices named
+    explicitly (``--uuid``, ``--mac``, ``--from-file``, ``--from-report``) it would add the
+    whole matching fleet to them, not narrow them: "retry the failed iOS ones" must never
+    lock every iOS device. That combination is refused.
+    """
     if not spec.given:
         raise CliError(
             "no devices: give --uuid, --mac, --from-file, --from-report, or a selection "
             "(--label, --status, --user, --platform...)",
+            EXIT_USAGE,
+        )
+    chosen = spec.selection
+    named = spec.uuids or spec.macs or spec.from_files or spec.from_reports
+    server_side = chosen.labels or chosen.statuses or chosen.users or chosen.phones or chosen.macs
+    if named and chosen.client_side and not server_side:
+        raise CliError(
+            "filters (--platform, --os-version, --last-seen-*, --compliance, --quarantined, "
+            "--blocked, --employee-owned/--company-owned) select from the fleet: beside "
+            "--uuid/--mac/--from-file/--from-report they would add devices, not narrow those; "
+            "give them with --label/--status/--user, or drop them",
             EXIT_USAGE,
         )
 

@@ -510,8 +510,27 @@ async def run_job(
                     todo.append(key)
                 else:
                     carried.append(_with_action(decision, plan.action))
-            if plan.early:
-                await journal.record(plan.early)
+        early = list(plan.early)
+        if journal is not None:
+            # An outcome decided before sending (pre-flight: the device is wiped now) never
+            # overrides what the journal says an earlier run did: a device the journal holds
+            # as succeeded is carried over as such, one it left pending stays unknown.
+            early = []
+            for outcome in plan.early:
+                entry = known.get(outcome.device)
+                decision = (
+                    resume_decision(
+                        entry, destructive=plan.destructive, resend_unknown=settings.resend_unknown
+                    )
+                    if entry is not None
+                    else None
+                )
+                if decision is None:
+                    early.append(outcome)
+                else:
+                    carried.append(_with_action(decision, plan.action))
+            if early:
+                await journal.record(early)
         tracker = _Tracker(plan.action, len(plan.keys) + len(plan.early), settings)
         log.info(
             "job.start",
@@ -520,7 +539,7 @@ async def run_job(
             from_journal=len(carried),
             concurrency=plan.concurrency,
         )
-        for outcome in [*plan.early, *carried]:
+        for outcome in [*early, *carried]:
             tracker.count(outcome)
             yield outcome
         units = plan.make_units(todo)

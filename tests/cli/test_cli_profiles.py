@@ -177,7 +177,7 @@ def test_password_env(cli: Invoke, shared: SimThread, cfg: Path) -> None:
              env={"PROD_PW": shared.sim.password})
     assert r.exit_code == 0, r.output
     r = _run(cli, cfg, "--profile", "prod", "labels")
-    assert r.exit_code == 2 and "password_env names PROD_PW, which is not set" in r.output
+    assert r.exit_code == 2 and "the environment variable password_env names is not set" in r.output
     # EPMM_PASSWORD beats the profile's source
     r = _run(cli, cfg, "--profile", "prod", "labels", "-o", "json",
              env={"PROD_PW": "wrong", "EPMM_PASSWORD": shared.sim.password})

@@ -3,6 +3,8 @@ reason among the outcomes known before the run, and never sent."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from epmm_async import EpmmClient
 from epmm_async.enums import BulkAction, DeviceStatus
 from epmm_async.ops import JobSettings, OutcomeStatus
@@ -40,3 +42,25 @@ async def test_skip_in_fan_out_stream(sim: Simulator, epmm: EpmmClient) -> None:
     assert by[uuids[2]].status is OutcomeStatus.SKIPPED and by[uuids[2]].reason == "wiped"
     assert {o.status for d, o in by.items() if d != uuids[2]} == {OutcomeStatus.SUCCEEDED}
     assert all(uuids[2] not in r.path for r in sim.received.requests[before:])
+
+
+async def test_the_journal_wins_over_a_preflight_skip(sim: Simulator, epmm: EpmmClient,
+                                                      tmp_path: Path) -> None:
+    # Found by review: a resumed wipe whose devices are wiped now (by the first run) was
+    # reported SKIPPED "wiped" instead of carried over as SUCCEEDED, and a device the first
+    # run left pending read SKIPPED instead of UNKNOWN.
+    uuids = _active(sim, 4)
+    journal = tmp_path / "wipe.journal"
+    first = [o async for o in epmm.ops.stream_fan_out(
+        "wipe", uuids[:2], reason="r", settings=JobSettings(journal=journal))]
+    assert {o.status for o in first} == {OutcomeStatus.SUCCEEDED}
+    before = len(sim.received.requests)
+    again = [o async for o in epmm.ops.stream_fan_out(
+        "wipe", uuids, reason="r",
+        settings=JobSettings(journal=journal, skip={uuids[0]: "wiped", uuids[1]: "wiped"}))]
+    by = {o.device: o for o in again}
+    assert by[uuids[0]].status is OutcomeStatus.SUCCEEDED and by[uuids[0]].from_journal
+    assert by[uuids[1]].status is OutcomeStatus.SUCCEEDED and by[uuids[1]].from_journal
+    assert {by[u].status for u in uuids[2:]} == {OutcomeStatus.SUCCEEDED}
+    sent = [r.path for r in sim.received.requests[before:]]
+    assert not any(uuids[0] in p or uuids[1] in p for p in sent)
