@@ -494,41 +494,27 @@ async def run_job(
         plan = await prepare()
         carried: list[Outcome] = []
         todo: list[str] = list(plan.keys)
-        if journal is not None:
-            known = journal.entries
-            todo = []
-            for key in plan.keys:
-                entry = known.get(key)
-                decision = (
-                    resume_decision(
-                        entry, destructive=plan.destructive, resend_unknown=settings.resend_unknown
-                    )
-                    if entry is not None
-                    else None
-                )
-                if decision is None:
-                    todo.append(key)
-                else:
-                    carried.append(_with_action(decision, plan.action))
         early = list(plan.early)
         if journal is not None:
+            known = journal.entries
+
+            def from_journal(key: str) -> bool:
+                """Carry ``key`` over if the journal already decided it (resume_decision)."""
+                entry = known.get(key)
+                if entry is None:
+                    return False
+                decision = resume_decision(
+                    entry, destructive=plan.destructive, resend_unknown=settings.resend_unknown
+                )
+                if decision is not None:
+                    carried.append(_with_action(decision, plan.action))
+                return decision is not None
+
+            todo = [key for key in plan.keys if not from_journal(key)]
             # An outcome decided before sending (pre-flight: the device is wiped now) never
             # overrides what the journal says an earlier run did: a device the journal holds
             # as succeeded is carried over as such, one it left pending stays unknown.
-            early = []
-            for outcome in plan.early:
-                entry = known.get(outcome.device)
-                decision = (
-                    resume_decision(
-                        entry, destructive=plan.destructive, resend_unknown=settings.resend_unknown
-                    )
-                    if entry is not None
-                    else None
-                )
-                if decision is None:
-                    early.append(outcome)
-                else:
-                    carried.append(_with_action(decision, plan.action))
+            early = [outcome for outcome in plan.early if not from_journal(outcome.device)]
             if early:
                 await journal.record(early)
         tracker = _Tracker(plan.action, len(plan.keys) + len(plan.early), settings)
