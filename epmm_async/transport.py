@@ -694,7 +694,9 @@ def _tls_error(exc: aiohttp.ClientSSLError, req: ApiRequest) -> ConnectError:
                     reason=reason)
 
 
-def _fd_limit() -> int | None:
+def open_files_limit() -> int | None:
+    """This process's limit of open files (``RLIMIT_NOFILE``), or None when unlimited or
+    not on Unix."""
     if resource is None:  # not on Unix
         return None
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -708,7 +710,7 @@ def _connect_error(exc: aiohttp.ClientConnectorError, req: ApiRequest) -> Connec
     cause = exc.os_error
     number = cause.errno if isinstance(cause.errno, int) else None
     if number in (errno.EMFILE, errno.ENFILE):
-        limit = _fd_limit()
+        limit = open_files_limit()
         which = "this process" if number == errno.EMFILE else "the system"
         said = f" (at most {limit:,} open files: RLIMIT_NOFILE)" if limit is not None else ""
         return ConnectError(

@@ -15,6 +15,7 @@ from ..enums import MessageMode
 from ..models import Device
 from .apps import app
 from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, CliError, err
+from .common import examples as examples_text
 from .connection import ConnectionSettings
 from .jobs import ACTIONS, JobOptions, Mode, run_action
 from .output import Column, OutputFormat, RecordWriter, choose_format
@@ -103,8 +104,7 @@ _TARGETS_NOTE = (
 
 def _epilog(*examples: str) -> str:
     """The end of a command's --help: how targets combine, then examples kept as written."""
-    lines = "\n".join(f"  {example}" for example in examples)
-    return f"{_TARGETS_NOTE}\n\nExamples:\n\n\b\n{lines}"
+    return f"{_TARGETS_NOTE}\n\n{examples_text(*examples)}"
 
 
 def act(ctx: typer.Context, action: str, targets: TargetSpec, opts: JobOptions) -> NoReturn:

@@ -22,6 +22,7 @@ from ..errors import (
     TransportError,
     ValidationError,
 )
+from ..transport import open_files_limit
 
 __all__ = [
     "EXIT_CONNECTION",
@@ -147,6 +148,12 @@ def cli_words(text: str) -> str:
     return text
 
 
+def examples(*lines: str) -> str:
+    """The examples part of a command's ``--help`` epilog, kept as written."""
+    # "\b" keeps click from re-flowing the example lines into one paragraph.
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
 def _fd_limit_hint(limit: int | None) -> str:
     said = f"this process may have {limit:,} open files (ulimit -n)" if limit else (
         "the process's open-file limit (ulimit -n) is reached")
@@ -158,15 +165,7 @@ def describe_os_error(error: OSError) -> str:
     where = f" ({error.filename})" if error.filename else ""
     text = f"{error.strerror or error}{where}"
     if error.errno in (errno.EMFILE, errno.ENFILE):
-        limit: int | None = None
-        try:
-            import resource
-
-            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-            limit = None if soft == resource.RLIM_INFINITY else soft
-        except (ImportError, OSError, ValueError):
-            pass
-        text = f"out of file descriptors: {text}; {_fd_limit_hint(limit)}"
+        text = f"out of file descriptors: {text}; {_fd_limit_hint(open_files_limit())}"
     return text
 
 

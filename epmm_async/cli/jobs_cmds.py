@@ -22,7 +22,7 @@ from rich.table import Table
 from ..ops.journal import PENDING, Journal, JournalSnapshot
 from ..ops.outcomes import OutcomeStatus
 from .apps import app, settings_of
-from .common import EXIT_OK, EXIT_USAGE, CliError, err, out
+from .common import EXIT_OK, EXIT_USAGE, CliError, err, examples, out
 from .output import Column, OutputFormat, RecordWriter, cell, choose_format, encode_json
 from .runner import guarded
 
@@ -113,11 +113,7 @@ LIST_COLUMNS: list[Column] = [
 ]
 
 
-def _examples(*lines: str) -> str:
-    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
-
-
-@jobs_app.command("list", epilog=_examples(
+@jobs_app.command("list", epilog=examples(
     "epmm jobs list --journal wipe.journal",
     "epmm jobs list --journal wipe.journal -o json",
 ))
@@ -189,7 +185,7 @@ def _show_csv(record: dict[str, Any]) -> None:
     out.file.flush()
 
 
-@jobs_app.command("show", epilog=_examples(
+@jobs_app.command("show", epilog=examples(
     "epmm jobs show --journal wipe.journal",
     "epmm jobs show --journal wipe.journal -o json | jq -r '.pending_devices[]'",
     "epmm jobs show --journal wipe.journal -o csv > left.csv",

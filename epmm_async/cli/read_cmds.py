@@ -19,7 +19,7 @@ from ..errors import ValidationError
 from ..models import CsvDeviceRow, Device
 from ..validation import MacAddress, validate_uuid
 from .apps import app, devices_app, settings_of
-from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, CliError, err, out
+from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, CliError, err, examples, out
 from .output import (
     Column,
     OutputFormat,
@@ -73,12 +73,7 @@ DEVICE_DROP_ORDER = ("phone", "last connected", "model", "platform", "compliant"
 """Left out first, in this order, when the table is wider than the terminal."""
 
 
-def _examples(*lines: str) -> str:
-    # "\b" keeps click from re-flowing the example lines into one paragraph.
-    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
-
-
-@devices_app.command("list", epilog=_examples(
+@devices_app.command("list", epilog=examples(
     "epmm devices list                                # ACTIVE devices",
     "epmm devices list --status LOST -o csv > lost.csv",
     "epmm devices list --label Sales --label 'Field Engineers'   # either label",
@@ -150,7 +145,7 @@ def _reasons(flags: ComplianceReason | None) -> list[str] | None:
     return flags.describe() if flags is not None else None
 
 
-@devices_app.command("show", epilog=_examples(
+@devices_app.command("show", epilog=examples(
     "epmm devices show 05dad041-2235-4c81-9fb1-1dd3c15e0b30",
     "epmm devices show 38:aa:3c:62:bf:ad              # by Wi-Fi MAC",
     "epmm devices show 05dad041-2235-4c81-9fb1-1dd3c15e0b30 -o json | jq .compliance",
@@ -258,7 +253,7 @@ def _export_cell(value: object) -> str:
     return cell(value)
 
 
-@devices_app.command("export", epilog=_examples(
+@devices_app.command("export", epilog=examples(
     "epmm devices export --to devices.csv             # every device, every status",
     "epmm devices export | gzip > devices.csv.gz",
 ))
@@ -320,7 +315,7 @@ async def show_labels(
     return labels
 
 
-@app.command("labels", epilog=_examples(
+@app.command("labels", epilog=examples(
     "epmm labels                                      # a table on a terminal",
     "epmm labels -o json | jq -r '.[] | select(.device_count > 0) | .name'",
 ))
@@ -358,7 +353,7 @@ def _list_command(
     run_with_client(ctx, job)
 
 
-@app.command("operators", epilog=_examples(
+@app.command("operators", epilog=examples(
     "epmm operators",
     "epmm operators -o csv > operators.csv",
 ))
@@ -372,7 +367,7 @@ def operators_cmd(ctx: typer.Context, output: OutputOpt = None) -> None:
     _list_command(ctx, output, columns, "Operators", lambda epmm: epmm.operators.list())
 
 
-@app.command("countries", epilog=_examples(
+@app.command("countries", epilog=examples(
     "epmm countries",
     "epmm countries -o jsonl | jq -r 'select(.enabled_for_registration) | .country_name'",
 ))
@@ -385,7 +380,7 @@ def countries_cmd(ctx: typer.Context, output: OutputOpt = None) -> None:
     _list_command(ctx, output, columns, "Countries", lambda epmm: epmm.countries.list())
 
 
-@app.command("profiles", epilog=_examples(
+@app.command("profiles", epilog=examples(
     "epmm profiles 05dad041-2235-4c81-9fb1-1dd3c15e0b30",
     "epmm profiles 05dad041-2235-4c81-9fb1-1dd3c15e0b30 -o json",
 ))
