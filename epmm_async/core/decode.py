@@ -39,7 +39,6 @@ from ..models import (
     BulkResult,
     Country,
     Device,
-    DeviceDetails,
     DevicePage,
     Label,
     LocateResult,
@@ -90,12 +89,6 @@ _ERROR_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _PATH_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 # Spoiling is bounded: each round drops one field from every record of one list.
 _MAX_SPOIL_ROUNDS = 64
-
-
-def _dec_hook(type_: type, obj: object) -> object:
-    if type_ is DeviceDetails:
-        return DeviceDetails(obj)
-    raise NotImplementedError(f"cannot decode {type_!r}")
 
 
 # ---------------------------------------------------------------------------- envelopes
@@ -334,7 +327,7 @@ def _parse_tree(body: bytes, fmt: ResponseFormat) -> object:
 def _decode_body(body: bytes, fmt: ResponseFormat, type_: type[T]) -> T:
     if fmt == "json":
         try:
-            return msgspec.json.decode(body, type=type_, strict=False, dec_hook=_dec_hook)
+            return msgspec.json.decode(body, type=type_, strict=False)
         except msgspec.ValidationError:
             pass  # a value the direct route cannot read: try the next route
         except msgspec.DecodeError as exc:
@@ -342,7 +335,7 @@ def _decode_body(body: bytes, fmt: ResponseFormat, type_: type[T]) -> T:
         if b'""' in body:
             try:
                 return msgspec.json.decode(
-                    _empty_as_null(body), type=type_, strict=False, dec_hook=_dec_hook
+                    _empty_as_null(body), type=type_, strict=False
                 )
             except msgspec.ValidationError:
                 pass
@@ -357,7 +350,7 @@ def _from_tree(tree: object, fmt: ResponseFormat, type_: type[T]) -> T:
         raise DecodeError(f"expected an object at the top of the body, got {_kind(prepared)}")
     for _ in range(_MAX_SPOIL_ROUNDS):
         try:
-            return msgspec.convert(prepared, type_, strict=False, dec_hook=_dec_hook)
+            return msgspec.convert(prepared, type_, strict=False)
         except msgspec.ValidationError as exc:
             if not _spoil(prepared, type_, str(exc)):
                 raise DecodeError(f"unexpected body shape: {exc}") from None
@@ -414,7 +407,7 @@ def _spoil(tree: dict[str, object], root: type, message: str) -> bool:
 
 def _readable(value: object, expected: object) -> bool:
     try:
-        msgspec.convert(value, expected, strict=False, dec_hook=_dec_hook)
+        msgspec.convert(value, expected, strict=False)
     except (msgspec.ValidationError, TypeError):
         return False
     return True
@@ -469,7 +462,7 @@ def _is_scalar(tp: object) -> bool:
     for member in _members(tp):
         if member is Any or member is msgspec.Raw or typing.get_origin(member) is not None:
             return False
-        if isinstance(member, type) and issubclass(member, msgspec.Struct | DeviceDetails):
+        if isinstance(member, type) and issubclass(member, msgspec.Struct):
             return False
     return True
 
