@@ -104,7 +104,10 @@ class JobSettings:
     skip: Mapping[str, str] | None = None
     """Pre-flight: devices (by lower-case uuid) not to send to, each with the reason (a
     refused state, ``wiped``). Each is reported SKIPPED with that reason, first, like the
-    other outcomes known before the run; the rest of the job is unchanged."""
+    other outcomes known before the run; the rest of the job is unchanged. Keys match the
+    job's device keys: a device named by MAC in a job that does not resolve MACs (an all-MAC
+    fan-out without a journal) is keyed by its MAC, not its uuid. A journal's record of an
+    earlier run wins over a skip."""
 
     def __post_init__(self) -> None:
         if self.concurrency is not None:
