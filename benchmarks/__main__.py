@@ -65,7 +65,12 @@ def main(argv: list[str]) -> int:
     quiet_logging()
     previous: dict[str, dict[str, object]] = {}
     if RESULTS.exists() and argv:
-        previous = {r["name"]: r for r in json.loads(RESULTS.read_text())["results"]}
+        # Earlier results of the benchmarks not run now; those of a benchmark run now are
+        # replaced whole (a result it no longer produces must not linger in the table).
+        previous = {
+            r["name"]: r for r in json.loads(RESULTS.read_text())["results"]
+            if r.get("benchmark", r["name"]) not in names
+        }
     started = time.perf_counter()
     fresh: dict[str, dict[str, object]] = {}
     for name in names:
@@ -73,13 +78,15 @@ def main(argv: list[str]) -> int:
         print(f"== {name} ...", flush=True)
         got = BENCHMARKS[name]()
         for res in got if isinstance(got, list) else [got]:
-            fresh[res.name] = res.as_dict()
+            fresh[res.name] = {**res.as_dict(), "benchmark": name}
             print(f"   {res.name}: {res.ratio.median:.3g} "
                   f"({res.ratio.low:.3g}-{res.ratio.high:.3g}) {res.figures}", flush=True)
         print(f"   ({time.perf_counter() - t0:.0f}s)", flush=True)
     merged = {**previous, **fresh}
-    order = [n for n in merged]
-    results = [merged[n] for n in order]
+    rank = {name: i for i, name in enumerate(BENCHMARKS)}
+    # The table in the registry's order, whichever benchmarks ran this time.
+    results = sorted(merged.values(),
+                     key=lambda r: rank.get(str(r.get("benchmark")), len(rank)))
     RESULTS.write_text(json.dumps({
         "python": sys.version.split()[0],
         "machine": f"{platform.machine()} {platform.system()}",

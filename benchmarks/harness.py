@@ -17,7 +17,10 @@ from typing import Any
 __all__ = [
     "Result",
     "Spread",
+    "child_process",
     "free_port",
+    "load_average",
+    "process_cpu",
     "run_rounds",
     "sim_process",
     "spread",
@@ -137,14 +140,15 @@ def sim_process(
 @contextlib.contextmanager
 def child_process(
     args: list[str], port: int, timeout: float = 30.0, env: dict[str, str] | None = None
-) -> Iterator[None]:
-    """Any helper process listening on ``port``; stopped on exit."""
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Any helper process listening on ``port`` (yielded: its pid is ``.pid``); stopped on
+    exit."""
     proc = subprocess.Popen(
         [sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         _wait_port(port, proc, timeout)
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -152,6 +156,29 @@ def child_process(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) another process has used so far, from ``/proc`` (Linux;
+    None elsewhere). Resolution is a clock tick (10 ms): read it around whole runs."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: split after it.
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> float | None:
+    """The machine's 1-minute load average (None where unknown): context for a noisy run
+    (on 2 cores, above ~2 the benchmark shares its CPUs with other work)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def quiet_logging() -> None:

@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 from . import _logging  # noqa: F401  (the library's loggers are silent by default)
 from .client import EpmmClient
+from .config import BulkLimits, ClientConfig, Timeouts
 from .enums import (
     AsciiFlag,
     BulkAction,
@@ -72,7 +73,6 @@ from .models import (
     RoamingResult,
 )
 from .retry import RetryPolicy
-from .transport import Timeouts
 from .validation import MacAddress
 
 __all__ = [
@@ -82,8 +82,10 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BulkAction",
+    "BulkLimits",
     "BulkResult",
     "ClientClosedError",
+    "ClientConfig",
     "ComplianceReason",
     "ConnectError",
     "Country",

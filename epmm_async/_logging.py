@@ -50,6 +50,18 @@ class LibraryLogger:
     def __repr__(self) -> str:
         return f"LibraryLogger({self.name!r})"
 
+    def enabled(self, level: int) -> bool:
+        """Whether an event at ``level`` would go anywhere: a hot path asks before it builds
+        the event's fields (an unconfigured application drops them all)."""
+        if structlog.is_configured():
+            # A filtering bound logger says its level; any other wrapper takes everything.
+            check = getattr(structlog.get_config()["wrapper_class"], "is_enabled_for", None)
+            try:
+                return bool(check(None, level)) if check is not None else True
+            except Exception:  # a wrapper whose check needs an instance: assume it logs
+                return True
+        return self._stdlib.isEnabledFor(level)
+
     def _emit(self, level: int, method: str, event: str, fields: dict[str, Any]) -> None:
         if structlog.is_configured():
             getattr(self._structlog, method)(event, **fields)

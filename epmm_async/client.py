@@ -5,12 +5,17 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from yarl import URL
+
 from .api import BulkApi, CountriesApi, DevicesApi, LabelsApi, OperatorsApi
-from .api.bulk import BulkLimits
-from .core.decode import ResponseFormat
+from .config import ClientConfig, parse_base_url
+from .credentials import Credentials
+from .errors import ValidationError
 from .ops.engine import Runs
-from .retry import RetryPolicy
-from .transport import DEFAULT_MAX_RESPONSE_BYTES, Credentials, SslOption, Timeouts, Transport
+from .sender import Sender
+from .transport.aio import AiohttpTransport
+from .transport.base import Transport
+from .v2 import V2Api
 
 if TYPE_CHECKING:
     from .ops import Operations
@@ -22,22 +27,11 @@ class EpmmClient:
     """Async client for the EPMM V1 Device Management API.
 
     Use it as ``async with EpmmClient(url, username=..., password=...) as epmm:``; one
-    aiohttp session lives for the block. Options:
-
-    * ``response_format``: ``"json"`` (default) or ``"xml"``; both decode to equal structs.
-    * ``timeouts``: :class:`Timeouts` (connect, read, total per attempt).
-    * ``connection_limit``: open connections at most (default 100).
-    * ``verify``: TLS verification: True (default, system CAs), a CA bundle path, an
-      ``ssl.SSLContext``, or False (not recommended).
-    * ``trust_env``: take proxies (``HTTPS_PROXY``...) and ``.netrc`` from the environment.
-    * ``user_agent``; ``retry``: a :class:`RetryPolicy`; ``rate_limit``: requests per
-      second for everything this client sends.
-    * ``max_response_bytes``: a cap on one response body (default 128 MiB: a
-      20,000-device page, about 72 MiB in XML, fits).
-    * ``allow_insecure_http``: allow ``http://`` to a host other than loopback.
-    * ``bulk_max_uuids``/``max_request_line``/``max_request_bytes``: what one bulk request
-      may carry (the server's ``bulk.api.maxdeviceuuids``, its front end's request-line
-      limit, and the limit on request line plus headers).
+    session lives for the block. ``config`` (a :class:`~epmm_async.config.ClientConfig`)
+    holds every option: wire format, timeouts, TLS, connection limit, retry policy, rate
+    limit, response cap, bulk limits, user agent. ``transport`` replaces the default aiohttp
+    transport (:class:`~epmm_async.transport.memory.MemoryTransport` serves canned answers
+    in memory, for tests); the client opens and closes whichever it uses.
     """
 
     def __init__(
@@ -46,45 +40,33 @@ class EpmmClient:
         *,
         username: str,
         password: str,
-        response_format: ResponseFormat = "json",
-        timeouts: Timeouts | None = None,
-        connection_limit: int = 100,
-        verify: SslOption = True,
-        trust_env: bool = False,
-        user_agent: str | None = None,
-        retry: RetryPolicy | None = None,
-        rate_limit: float | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        allow_insecure_http: bool = False,
-        bulk_max_uuids: int = 20_000,
-        max_request_line: int = 8190,
-        max_request_bytes: int = 8192,
+        config: ClientConfig | None = None,
+        transport: Transport | None = None,
     ) -> None:
         """Configure the client; nothing is opened until ``async with`` (or :meth:`open`)."""
-        self.transport = Transport(
-            base_url,
-            Credentials(username, password),
-            response_format=response_format,
-            timeouts=timeouts,
-            connection_limit=connection_limit,
-            verify=verify,
-            trust_env=trust_env,
-            user_agent=user_agent,
-            retry=retry,
-            rate_limit=rate_limit,
-            max_response_bytes=max_response_bytes,
-            allow_insecure_http=allow_insecure_http,
+        self.config = config if config is not None else ClientConfig()
+        if not isinstance(self.config, ClientConfig):
+            raise ValidationError("config must be a ClientConfig")
+        url = parse_base_url(base_url, allow_insecure_http=self.config.allow_insecure_http)
+        credentials = Credentials(username, password)
+        self.transport: Transport = (
+            transport if transport is not None else AiohttpTransport(self.config)
         )
-        self.bulk_limits = BulkLimits(bulk_max_uuids, max_request_line, max_request_bytes)
-        self.devices = DevicesApi(self.transport)
+        """What moves the bytes (the aiohttp transport unless one was given)."""
+        self.sender = Sender(url, credentials, self.config, self.transport)
+        """Sends requests with retries, pacing and the API's answer rules."""
+        self.bulk_limits = self.config.bulk
+        self.devices = DevicesApi(self.sender)
         """Device reads, searches, registration and per-device actions."""
-        self.labels = LabelsApi(self.transport)
+        self.v2 = V2Api(self.sender, self.config)
+        """API v2: device search by query, label lists and label membership."""
+        self.labels = LabelsApi(self.sender)
         """All labels."""
-        self.operators = OperatorsApi(self.transport)
+        self.operators = OperatorsApi(self.sender)
         """All operators."""
-        self.countries = CountriesApi(self.transport)
+        self.countries = CountriesApi(self.sender)
         """All countries."""
-        self.bulk = BulkApi(self.transport, self.bulk_limits)
+        self.bulk = BulkApi(self.sender, self.bulk_limits)
         """One bulk-action or send-message request."""
         self.runs = Runs()
         """The operations' job runs: halted and awaited when the client closes."""
@@ -101,21 +83,31 @@ class EpmmClient:
 
     def __repr__(self) -> str:
         return (
-            f"EpmmClient({str(self.transport.base_url)!r}, "
-            f"username={self.transport.credentials.username!r}, "
-            f"format={self.transport.response_format!r})"
+            f"EpmmClient({str(self.sender.base_url)!r}, "
+            f"username={self.sender.credentials.username!r}, "
+            f"format={self.config.response_format!r})"
         )
 
     async def open(self) -> Self:
         """Open the session (``async with`` does this for you)."""
-        await self.transport.open()
+        await self.sender.open()
         return self
+
+    @property
+    def base_url(self) -> URL:
+        """The server root this client talks to (no credentials in it)."""
+        return self.sender.base_url
+
+    @property
+    def base_path(self) -> str:
+        """The base URL's path prefix (counted in every request line)."""
+        return self.sender.base_path
 
     def request_budget(self, max_request_line: int | None = None) -> int:
         """Bytes a bulk request line may take: the line limit, and room for the headers
         this client sends under the front end's limit on line plus headers."""
         line = max_request_line or self.bulk_limits.max_request_line
-        return min(line, self.bulk_limits.max_request_bytes - self.transport.header_bytes())
+        return min(line, self.bulk_limits.max_request_bytes - self.sender.header_bytes())
 
     async def close(self) -> None:
         """Halt the operations' jobs, let their requests on the wire finish, then close the
@@ -123,7 +115,7 @@ class EpmmClient:
         try:
             await self.runs.close()
         finally:
-            await self.transport.close()
+            await self.sender.close()
 
     async def __aenter__(self) -> Self:
         return await self.open()

@@ -28,7 +28,6 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "WaiterTimeout",
-    "may_have_applied",
 ]
 
 
@@ -307,13 +306,3 @@ class PagingError(EpmmError):
 
 class WaiterTimeout(EpmmError):
     """A waiter (polling loop) reached its deadline before a terminal state."""
-
-
-def may_have_applied(error: EpmmError) -> bool:
-    """Whether the request that failed with ``error`` may still have been applied.
-
-    See :func:`epmm_async.core.attempts.may_have_applied`, the one place this is decided.
-    """
-    from .core.attempts import may_have_applied as decide
-
-    return decide(error)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import anyio
@@ -111,11 +109,19 @@ def current_scope() -> JobScope | None:
     return _SCOPE.get()
 
 
-@contextmanager
-def job_scope(scope: JobScope) -> Iterator[None]:
-    """Run the block's requests on behalf of a job."""
-    token = _SCOPE.set(scope)
-    try:
-        yield
-    finally:
-        _SCOPE.reset(token)
+class job_scope:
+    """Run the block's requests on behalf of a job. (A class, not a generator: a job enters
+    it once per device.)"""
+
+    __slots__ = ("_scope", "_token")
+
+    def __init__(self, scope: JobScope) -> None:
+        self._scope = scope
+        self._token: contextvars.Token[JobScope | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _SCOPE.set(self._scope)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _SCOPE.reset(self._token)

@@ -13,6 +13,9 @@ from .errors import ValidationError
 __all__ = [
     "MAX_REASON_LENGTH",
     "MacAddress",
+    "device_key",
+    "is_mac_key",
+    "key_target",
     "validate_encodable",
     "validate_reason",
     "validate_text",
@@ -111,3 +114,34 @@ def validate_text(value: object, *, what: str, required: bool = True) -> str:
     if required and not value.strip():
         raise ValidationError(f"{what} must not be empty")
     return validate_encodable(value, what=what)
+
+
+def device_key(device: object) -> str:
+    """The one key every layer names a device by: its uuid, lower-cased, or its Wi-Fi MAC as
+    12 upper-case hex digits.
+
+    Takes a uuid string, a :class:`MacAddress`, or a record with a ``uuid`` (a ``Device``);
+    a plain string is a uuid, never a MAC (a MAC is said with :class:`MacAddress`).
+    """
+    if isinstance(device, MacAddress):
+        return str(device)
+    uuid = getattr(device, "uuid", None)
+    if isinstance(uuid, str) and not isinstance(device, str):
+        return validate_uuid(uuid)
+    if not isinstance(device, str):
+        raise ValidationError(
+            "device must be a uuid string, a MacAddress or a Device, got "
+            f"{type(device).__name__}"
+        )
+    return validate_uuid(device)
+
+
+def is_mac_key(key: str) -> bool:
+    """Whether a key from :func:`device_key` is a MAC: uuids have dashes, MACs none."""
+    return "-" not in key
+
+
+def key_target(key: str) -> str | MacAddress:
+    """A key from :func:`device_key` as the API methods take it: a uuid, or a
+    :class:`MacAddress` for the ``/mac/`` endpoints."""
+    return MacAddress(key) if is_mac_key(key) else key

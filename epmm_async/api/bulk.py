@@ -4,58 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..config import BulkLimits
 from ..core import decode, requests
 from ..core.requests import ApiRequest
 from ..enums import BulkAction, MessageMode
 from ..errors import ValidationError
 from ..models import BulkResult, Device, MessageResult
-from ..transport import Transport
-from ..validation import MacAddress, validate_uuid
+from ..sender import Sender
+from ..validation import MacAddress, device_key, is_mac_key
 
 __all__ = ["BulkApi", "BulkLimits"]
 
 
-class BulkLimits:
-    """What one bulk request may carry: a uuid count and a request-line byte budget.
-
-    ``max_uuids`` mirrors the server's ``bulk.api.maxdeviceuuids`` (20,000 by default);
-    ``max_request_line`` the front end's ``LimitRequestLine`` (8190 bytes by default),
-    which with ~50 bytes per uuid binds long before the count does; ``max_request_bytes``
-    Tomcat's limit on the request line plus headers (8 KB).
-    """
-
-    __slots__ = ("max_request_bytes", "max_request_line", "max_uuids")
-
-    def __init__(
-        self, max_uuids: int = 20_000, max_request_line: int = 8190,
-        max_request_bytes: int = 8192,
-    ) -> None:
-        """Check and keep the limits."""
-        for value, what in ((max_uuids, "max_uuids"), (max_request_line, "max_request_line"),
-                            (max_request_bytes, "max_request_bytes")):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValidationError(f"{what} must be a positive integer, not {value!r}")
-        if max_request_line < 64:
-            raise ValidationError("max_request_line must be at least 64 bytes")
-        self.max_uuids = max_uuids
-        self.max_request_line = max_request_line
-        self.max_request_bytes = max_request_bytes
-
-    def __repr__(self) -> str:
-        return (f"BulkLimits(max_uuids={self.max_uuids}, max_request_line="
-                f"{self.max_request_line}, max_request_bytes={self.max_request_bytes})")
-
-
 def _uuid_of(device: str | Device) -> str:
-    return validate_uuid(device.uuid if isinstance(device, Device) else device)
+    key = device_key(device)
+    if is_mac_key(key):
+        raise ValidationError(f"bulk actions take device uuids, not a MAC address ({key})")
+    return key
 
 
 class BulkApi:
     """Single bulk requests. For more devices than one request may carry, use ``epmm.ops``."""
 
-    def __init__(self, transport: Transport, limits: BulkLimits) -> None:
-        """Bind to a transport and the limits one request must respect."""
-        self._transport = transport
+    def __init__(self, sender: Sender, limits: BulkLimits) -> None:
+        """Bind to the client's sender and the limits one request must respect."""
+        self._sender = sender
         self.limits = limits
 
     def check(self, req: ApiRequest) -> None:
@@ -65,7 +38,7 @@ class BulkApi:
                 f"{req.device_count} devices exceed the bulk limit of {self.limits.max_uuids} "
                 "per request; use epmm.ops.bulk(...), which splits them"
             )
-        line = self._transport.request_line_length(req)
+        line = self._sender.request_line_length(req)
         if line > self.limits.max_request_line:
             raise ValidationError(
                 f"the request line would be {line} bytes, over the {self.limits.max_request_line}"
@@ -91,7 +64,7 @@ class BulkApi:
         checked = list(dict.fromkeys(_uuid_of(u) for u in uuids))
         req = requests.bulk_action(act, checked, form_body=form_body)
         self.check(req)
-        resp = await self._transport.send(req)
+        resp = await self._sender.send(req)
         if resp.no_data is not None:
             return BulkResult(messages=resp.no_data, invalid_devices=checked,
                               attempts=resp.attempts)
@@ -129,7 +102,7 @@ class BulkApi:
             form_body=form_body,
         )
         self.check(req)
-        resp = await self._transport.send(req)
+        resp = await self._sender.send(req)
         if resp.no_data is not None:
             return MessageResult(messages=resp.no_data, invalid_devices=targets,
                                  message_sent_failed=True, attempts=resp.attempts)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator
-from typing import NoReturn, TypeAlias
+from typing import NoReturn, TypeAlias, Unpack
 
 from ..core import decode, requests
 from ..core.csv_export import CsvExportParser
-from ..core.requests import ApiRequest
-from ..enums import DeviceStatus, DeviceType, Platform, ProfileType
+from ..core.requests import ApiRequest, RegistrationFields
+from ..enums import DeviceStatus, ProfileType
 from ..errors import DeviceNotFound, PagingError, ValidationError
 from ..models import (
     ActionResult,
@@ -21,7 +21,7 @@ from ..models import (
     Registration,
     RoamingResult,
 )
-from ..transport import Response, Transport
+from ..sender import Response, Sender
 from ..validation import MacAddress
 
 __all__ = ["DeviceLike", "DevicesApi"]
@@ -30,23 +30,6 @@ DeviceLike: TypeAlias = str | MacAddress | Device
 """A device as a uuid string, a :class:`MacAddress` (routes to ``/mac/``) or a :class:`Device`."""
 
 DEFAULT_PAGE_SIZE = 500
-
-
-def device_key(device: DeviceLike) -> str:
-    """The uuid or MAC a request about ``device`` addresses (validated)."""
-    if isinstance(device, Device):
-        return requests.device_segment(device.uuid)
-    return requests.device_segment(device)
-
-
-def _target(device: DeviceLike) -> str | MacAddress:
-    if isinstance(device, Device):
-        return device.uuid
-    if isinstance(device, MacAddress | str):
-        return device
-    raise ValidationError(
-        f"device must be a uuid string, a MacAddress or a Device, got {type(device).__name__}"
-    )
 
 
 def _paging_broke(
@@ -83,12 +66,12 @@ def _paging_broke(
 class DevicesApi:
     """Device reads, searches, registration and per-device actions."""
 
-    def __init__(self, transport: Transport) -> None:
-        """Bind to a transport."""
-        self._transport = transport
+    def __init__(self, sender: Sender) -> None:
+        """Bind to the client's sender."""
+        self._sender = sender
 
     async def _send(self, req: ApiRequest, *, what: str | None = None) -> Response:
-        resp = await self._transport.send(req)
+        resp = await self._sender.send(req)
         if resp.no_data is not None and what is not None:
             error = DeviceNotFound(404, resp.no_data, method=req.method, path=req.path)
             error.attempts = resp.attempts
@@ -207,8 +190,8 @@ class DevicesApi:
         1 MiB, and bad bytes or values are a :class:`~epmm_async.errors.DecodeError`.
         """
         req = requests.export_csv()
-        async with self._transport.stream(req) as chunks:
-            parser = CsvExportParser(max_bytes=self._transport.max_response_bytes)
+        async with self._sender.stream(req) as chunks:
+            parser = CsvExportParser(max_bytes=self._sender.config.max_response_bytes)
             async for chunk in chunks:
                 for row in parser.feed(chunk):
                     yield row
@@ -239,47 +222,17 @@ class DevicesApi:
 
     # -- registration ----------------------------------------------------------------------
 
-    async def register(
-        self,
-        *,
-        user_id: str,
-        platform: str | Platform,
-        country_code: str | int,
-        phone_number: str | None = None,
-        device_type: str | DeviceType = DeviceType.PHONE,
-        operator: str | None = None,
-        employee_owned: bool | None = None,
-        import_user_from_ldap: bool = False,
-        user_first_name: str | None = None,
-        user_last_name: str | None = None,
-        user_email_address: str | None = None,
-        notify_user: bool | None = None,
-        notify_user_by_sms: bool | None = None,
-    ) -> Registration:
-        """Register a device. A local user needs first name, last name and email; the phone
-        number may be omitted only for a PDA. Never retried once sent."""
-        req = requests.register(
-            user_id=user_id,
-            platform=platform,
-            country_code=country_code,
-            phone_number=phone_number,
-            device_type=device_type,
-            operator=operator,
-            employee_owned=employee_owned,
-            import_user_from_ldap=import_user_from_ldap,
-            user_first_name=user_first_name,
-            user_last_name=user_last_name,
-            user_email_address=user_email_address,
-            notify_user=notify_user,
-            notify_user_by_sms=notify_user_by_sms,
-        )
-        resp = await self._send(req)
+    async def register(self, **fields: Unpack[RegistrationFields]) -> Registration:
+        """Register a device (the fields: :class:`~epmm_async.core.requests.RegistrationFields`).
+        A local user needs first name, last name and email; the phone number may be omitted
+        only for a PDA. Never retried once sent."""
+        resp = await self._send(requests.register(**fields))
         return decode.decode_registration(resp.body, resp.format)
 
     # -- per-device actions ------------------------------------------------------------------
 
     async def _action(self, action: str, device: DeviceLike, reason: str | None) -> ActionResult:
-        req = requests.device_action(action, _target(device), reason)
+        req = requests.device_action(action, device, reason)
         resp = await self._send(req, what="device")
         result = decode.decode_action(resp.body, resp.format)
         result.attempts = resp.attempts
@@ -311,7 +264,7 @@ class DevicesApi:
         A fresh fix takes seconds to a minute to arrive and iOS ignores the request; see
         ``epmm.ops.locate_now`` for a waiter that polls until it lands.
         """
-        req = requests.locate(_target(device), locate_now)
+        req = requests.locate(device, locate_now)
         resp = await self._send(req, what="device")
         result = decode.decode_locate(resp.body, resp.format)
         result.attempts = resp.attempts

@@ -1,9 +1,11 @@
 """Action commands: lock, unlock, wipe, retire, wakeup, locate, message, roaming, repush,
-register."""
+register.
+
+The action commands share their target and job options (:mod:`.options`); each adds its own.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -11,92 +13,46 @@ from rich.markup import escape
 
 from ..client import EpmmClient
 from ..core import actions as core_actions
-from ..enums import MessageMode
-from ..models import Device
+from ..enums import DeviceStatus, MessageMode
 from .apps import app
-from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, CliError, err
+from .common import EXIT_OK, EXIT_SOME_FAILED, err
 from .common import examples as examples_text
 from .connection import ConnectionSettings
 from .jobs import ACTIONS, JobOptions, Mode, run_action
-from .output import Column, OutputFormat, RecordWriter, choose_format
-from .read_cmds import OutputOpt
-from .runner import run_with_client
-from .targets import (
-    AllLabelsOpt,
-    BlockedOpt,
-    CompanyOpt,
-    ComplianceOpt,
-    DeviceFilter,
-    EmployeeOpt,
-    Filters,
-    FromReportOpt,
-    NoPreflightOpt,
-    OnlyOpt,
-    OsVersionOpt,
-    PlatformOpt,
-    QuarantinedOpt,
-    SeenAfterOpt,
-    SeenBeforeOpt,
-    TargetSpec,
-    check_given,
-    parse_only,
-    preflight_skips,
-    resolve_targets,
+from .option_groups import OptionGroup, with_options
+from .options import (
+    JobFlags,
+    MessageMacOpt,
+    OutputOpt,
+    QuietResendOpt,
+    QuietYesOpt,
+    Targets,
+    job_options,
+    target_options,
 )
+from .output import Column, choose_format, write_all
+from .runner import run_with_client, usage_error
+from .targets import TargetSpec, check_given, preflight_skips, resolve_targets
+from .v2_filters import V2Access
 
 __all__ = ["act"]
 
-
-UuidOpt = Annotated[list[str] | None, typer.Option(
-    "--uuid", metavar="UUID", help="Device uuid (repeatable).")]
-MacOpt = Annotated[list[str] | None, typer.Option(
-    "--mac", metavar="MAC", help="Wi-Fi MAC in any notation (repeatable; MAC targets are "
-    "sent per device: the bulk endpoint takes uuids).")]
-MessageMacOpt = Annotated[list[str] | None, typer.Option(
-    "--mac", metavar="MAC", help="Wi-Fi MAC in any notation (repeatable; sent with "
-    "send-message by MAC, so give MACs or uuids, not both).")]
-FileOpt = Annotated[list[Path] | None, typer.Option(
-    "--from-file", metavar="FILE", exists=True, dir_okay=False,
-    help="One uuid or MAC per line, or a CSV with a uuid (or mac) column; blank lines and "
-    "# comments ignored (repeatable; an empty file is an error).")]
-LabelOpt = Annotated[list[str] | None, typer.Option(
-    "--label", metavar="NAME", help="Select the devices of a label (repeatable: any of the "
-    "labels; an unknown label is an error).")]
-StatusOpt = Annotated[list[str] | None, typer.Option(
-    "--status", metavar="STATUS", help="Select devices by status: ACTIVE, LOST, EXPIRED... "
-    "(repeatable: any of them; with --label or --user: only those of that status).")]
-UserOpt = Annotated[list[str] | None, typer.Option(
-    "--user", metavar="USER_ID", help="Select the devices of a user id (repeatable: any of "
-    "the users; a user without devices is an error).")]
-AllowEmptyOpt = Annotated[bool, typer.Option(
-    "--allow-empty", help="A selection or file that matches no device is a success (exit 0, "
-    "nothing sent) instead of an error (exit 2). Unknown labels are still errors.")]
-ModeOpt = Annotated[Mode, typer.Option(
-    "--mode", help="auto: bulk for 10+ uuids without a reason; bulk; per-device.")]
-DryRunOpt = Annotated[bool, typer.Option(
-    "--dry-run", help="Show what would be sent; send nothing.")]
-YesOpt = Annotated[bool, typer.Option(
-    "--yes", "-y", help="Do not ask for confirmation (wipe, retire).")]
-JournalOpt = Annotated[Path | None, typer.Option(
-    "--journal", metavar="FILE", help="SQLite journal: a second run with the same file "
-    "resumes the job.")]
-ReportOpt = Annotated[Path | None, typer.Option(
-    "--report", metavar="FILE", help="Per-device report: JSON lines, or CSV when FILE ends "
-    "in .csv.")]
-ReasonOpt = Annotated[str | None, typer.Option(
-    "--reason", metavar="TEXT", help="Reason recorded by the server (per-device requests "
-    "only; at most 512 characters).")]
-JobOutputOpt = Annotated[OutputFormat | None, typer.Option(
-    "--output", "-o", help="One record per device on stdout: table, json, jsonl or csv.")]
-ResendOpt = Annotated[bool, typer.Option("--resend-unknown", help="With --journal: resend a "
-                      "wipe/retire whose outcome an earlier run left unknown.")]
+_NON_DESTRUCTIVE = job_options.replacing(yes=QuietYesOpt, resend_unknown=QuietResendOpt)
+"""Lock, unlock, wakeup: nothing to confirm, nothing a resume would refuse to resend (the
+two options are accepted, unlisted)."""
+_JOB_OUTPUT = job_options.without("reason", "mode", "yes", "resend_unknown")
+"""Locate, message, roaming, repush: no reason, no mode to choose, nothing to confirm."""
+_BY_UUID = target_options.without("mac")
+"""Roaming and repush take uuids only."""
 
 _TARGETS_NOTE = (
-    "Targets add up: every --uuid, --mac and --from-file and the devices of the selection, "
-    "each device once. A repeated --label, --status or --user means any of them; --status "
-    "with --label or --user keeps the devices of that status. The filters (--platform, "
-    "--os-version, --last-seen-*, --compliance, --quarantined, --blocked, --*-owned) narrow "
-    "the selection; alone they filter the ACTIVE devices (or those of --status). Selected "
+    "Targets add up: every --uuid, --mac, --from-file and --query and the devices of the "
+    "selection, each device once. A repeated --label, --status or --user means any of them; "
+    "--status with --label or --user keeps the devices of that status. The filters "
+    "(--platform, --os-version, --last-seen-*, --compliance, --quarantined, --blocked, "
+    "--*-owned) narrow the selection; alone they filter the ACTIVE devices (or those of "
+    "--status), on the server as an API v2 query when it offers v2 (--no-v2: on the "
+    "client). Selected "
     "devices the action cannot apply to (wiped, retired) are skipped unless --no-preflight. "
     "A selection that matches no device is an error (exit 2) unless --allow-empty."
 )
@@ -120,48 +76,23 @@ def act(ctx: typer.Context, action: str, targets: TargetSpec, opts: JobOptions) 
         check_given(targets)
         explicit.extend(targets.explicit())
 
+    spec = ACTIONS[action]
+
     async def job(epmm: EpmmClient) -> int:
-        records: dict[str, Device] = {}
-        resolved = await resolve_targets(epmm, targets, explicit, records)
+        if spec.membership:  # before the targets are read: a clear "no v2" first
+            await V2Access.of(epmm).require(f"label {spec.name.removeprefix('label_')}")
+        statuses: dict[str, DeviceStatus | None] = {}
+        resolved = await resolve_targets(epmm, targets, explicit, statuses)
         if targets.preflight:
-            refused = core_actions.action_spec(action).refused_states
-            opts.skip = preflight_skips(refused, records) or None
+            opts.skip = preflight_skips(spec.refused_states, statuses) or None
         if opts.dry_run:
             for line in targets.selection.count_lines():
                 err.print(escape(line), highlight=False)
         opts.selection = targets.describe()  # after explicit(): file counts are known
-        result = await run_action(epmm, ACTIONS[action], resolved, opts)
+        result = await run_action(epmm, spec, resolved, opts)
         return result.exit_code
 
     run_with_client(ctx, job, prepare=prepare)
-
-
-def _targets(uuid: list[str] | None, mac: list[str] | None, from_file: list[Path] | None,
-             label: list[str] | None, status: list[str] | None, user: list[str] | None,
-             allow_empty: bool, filters: Filters | None = None) -> TargetSpec:
-    """The target options as a :class:`TargetSpec`; a bad status, MAC, filter or --only
-    exits 2 here."""
-    f = filters or Filters()
-    try:
-        if f.only and not f.from_report:
-            raise CliError("--only goes with --from-report", EXIT_USAGE)
-        selection = DeviceFilter(
-            labels=label, statuses=status, users=user, platforms=f.platform,
-            os_versions=f.os_version, last_seen_before=f.last_seen_before,
-            last_seen_after=f.last_seen_after, compliance=f.compliance,
-            quarantined=f.quarantined, blocked=f.blocked, employee_owned=f.employee_owned,
-            company_owned=f.company_owned, all_labels=f.all_labels)
-        return TargetSpec(uuids=uuid or [], macs=mac or [], from_files=from_file or [],
-                          from_reports=f.from_report or [], only=parse_only(f.only),
-                          selection=selection, allow_empty=allow_empty,
-                          preflight=not f.no_preflight)
-    except CliError as exc:
-        _usage_error(exc.message)
-
-
-def _usage_error(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    raise typer.Exit(EXIT_USAGE)
 
 
 _STANDARD: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -193,34 +124,17 @@ _STANDARD: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def _standard(action: str, doc: str, examples: tuple[str, ...]) -> None:
-    """Register lock/unlock/wipe/retire/wakeup: the same options, a different action."""
+    """Register lock/unlock/wipe/retire/wakeup: the same options, a different action; only
+    the destructive ones (wipe, retire) take --yes and --resend-unknown."""
+    destructive = core_actions.action_spec(action).destructive
+    flags: OptionGroup[JobFlags] = job_options if destructive else _NON_DESTRUCTIVE
 
-    def command(
-        ctx: typer.Context,
-        uuid: UuidOpt = None, mac: MacOpt = None, from_file: FileOpt = None,
-        label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
-        allow_empty: AllowEmptyOpt = False,
-        platform: PlatformOpt = None, os_version: OsVersionOpt = None,
-        last_seen_before: SeenBeforeOpt = None, last_seen_after: SeenAfterOpt = None,
-        compliance: ComplianceOpt = None, quarantined: QuarantinedOpt = False,
-        blocked: BlockedOpt = False, employee_owned: EmployeeOpt = False,
-        company_owned: CompanyOpt = False, all_labels: AllLabelsOpt = False,
-        from_report: FromReportOpt = None, only: OnlyOpt = None,
-        no_preflight: NoPreflightOpt = False,
-        reason: ReasonOpt = None, mode: ModeOpt = Mode.AUTO, dry_run: DryRunOpt = False,
-        yes: YesOpt = False, journal: JournalOpt = None, report: ReportOpt = None,
-        output: JobOutputOpt = None, resend_unknown: ResendOpt = False,
-    ) -> None:
-        targets = _targets(uuid, mac, from_file, label, status, user, allow_empty,
-            Filters(platform, os_version, last_seen_before, last_seen_after, compliance,
-                quarantined, blocked, employee_owned, company_owned, all_labels,
-                from_report, only, no_preflight))
-        act(ctx, action, targets, JobOptions(
-            mode=mode, reason=reason, dry_run=dry_run, yes=yes, journal=journal,
-            report=report, resend_unknown=resend_unknown, output=output))
+    def command(ctx: typer.Context, *, targets: Targets, job: JobFlags) -> None:
+        act(ctx, action, targets.spec(), job.options())
 
     command.__doc__ = doc
-    app.command(action, epilog=_epilog(*examples))(command)
+    app.command(action, epilog=_epilog(*examples))(
+        with_options(targets=target_options, job=flags)(command))
 
 
 for _name, (_doc, _examples) in _STANDARD.items():
@@ -231,36 +145,24 @@ for _name, (_doc, _examples) in _STANDARD.items():
     "epmm locate --uuid 05dad041-2235-4c81-9fb1-1dd3c15e0b30",
     "epmm locate --now --label \"Field Engineers\" --deadline 60 --report at.jsonl",
 ))
+@with_options(targets=target_options, job=_JOB_OUTPUT)
 def locate_cmd(
     ctx: typer.Context,
-    uuid: UuidOpt = None, mac: MacOpt = None, from_file: FileOpt = None,
-    label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
-    allow_empty: AllowEmptyOpt = False,
-    platform: PlatformOpt = None, os_version: OsVersionOpt = None,
-    last_seen_before: SeenBeforeOpt = None, last_seen_after: SeenAfterOpt = None,
-    compliance: ComplianceOpt = None, quarantined: QuarantinedOpt = False,
-    blocked: BlockedOpt = False, employee_owned: EmployeeOpt = False,
-    company_owned: CompanyOpt = False, all_labels: AllLabelsOpt = False,
-    from_report: FromReportOpt = None, only: OnlyOpt = None,
-    no_preflight: NoPreflightOpt = False,
+    *,
+    targets: Targets,
     now: Annotated[bool, typer.Option("--now", help="Ask for a fresh fix and wait for it "
                    "(FRESH), or report the last known one (STALE, UNSUPPORTED on iOS).")] = False,
     deadline: Annotated[float, typer.Option(help="With --now: seconds to wait for a fresh "
                         "fix.")] = 90.0,
     interval: Annotated[float, typer.Option(help="With --now: seconds between polls.")] = 5.0,
-    dry_run: DryRunOpt = False, journal: JournalOpt = None, report: ReportOpt = None,
-    output: JobOutputOpt = None,
+    job: JobFlags,
 ) -> None:
     """Known locations of devices; with --now a fresh fix, polled until it lands."""
-    targets = _targets(uuid, mac, from_file, label, status, user, allow_empty,
-            Filters(platform, os_version, last_seen_before, last_seen_after, compliance,
-                quarantined, blocked, employee_owned, company_owned, all_labels,
-                from_report, only, no_preflight))
+    spec = targets.spec()
     if deadline <= 0 or interval <= 0:
-        _usage_error("--deadline and --interval must be positive")
-    act(ctx, "locate_now" if now else "locate", targets, JobOptions(
-        mode=Mode.PER_DEVICE, dry_run=dry_run, journal=journal, report=report,
-        deadline=deadline, interval=interval, output=output))
+        usage_error("--deadline and --interval must be positive")
+    act(ctx, "locate_now" if now else "locate", spec, job.options(
+        mode=Mode.PER_DEVICE, deadline=deadline, interval=interval))
 
 
 @app.command("message", epilog=_epilog(
@@ -268,39 +170,27 @@ def locate_cmd(
     "epmm message --text \"Hello\" --via email --subject \"IT\" --user jdoe",
     "epmm message --text \"Call IT\" --via sms --mac 38:aa:3c:62:bf:ad",
 ))
+@with_options(targets=target_options.replacing(mac=MessageMacOpt), job=_JOB_OUTPUT)
 def message_cmd(
     ctx: typer.Context,
     text: Annotated[str, typer.Option("--text", help="The message.")],
     via: Annotated[MessageMode, typer.Option("--via", help="pns (push), sms or email.")] = (
         MessageMode.PNS),
     subject: Annotated[str | None, typer.Option(help="Subject (email only).")] = None,
-    uuid: UuidOpt = None, mac: MessageMacOpt = None, from_file: FileOpt = None,
-    label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
-    allow_empty: AllowEmptyOpt = False,
-    platform: PlatformOpt = None, os_version: OsVersionOpt = None,
-    last_seen_before: SeenBeforeOpt = None, last_seen_after: SeenAfterOpt = None,
-    compliance: ComplianceOpt = None, quarantined: QuarantinedOpt = False,
-    blocked: BlockedOpt = False, employee_owned: EmployeeOpt = False,
-    company_owned: CompanyOpt = False, all_labels: AllLabelsOpt = False,
-    from_report: FromReportOpt = None, only: OnlyOpt = None,
-    no_preflight: NoPreflightOpt = False,
-    dry_run: DryRunOpt = False, journal: JournalOpt = None, report: ReportOpt = None,
-    output: JobOutputOpt = None,
+    *,
+    targets: Targets,
+    job: JobFlags,
 ) -> None:
     """Send a message to devices (bulk send-message: all uuids or all MACs)."""
-    targets = _targets(uuid, mac, from_file, label, status, user, allow_empty,
-            Filters(platform, os_version, last_seen_before, last_seen_after, compliance,
-                quarantined, blocked, employee_owned, company_owned, all_labels,
-                from_report, only, no_preflight))
-    act(ctx, "message", targets, JobOptions(
-        dry_run=dry_run, journal=journal, report=report, message=text, message_mode=via,
-        subject=subject, output=output))
+    act(ctx, "message", targets.spec(), job.options(
+        message=text, message_mode=via, subject=subject))
 
 
 @app.command("roaming", epilog=_epilog(
     "epmm roaming --no-voice --no-data --from-file travellers.txt",
     "epmm roaming --voice --no-data --label iOS --dry-run",
 ))
+@with_options(targets=_BY_UUID, job=_JOB_OUTPUT)
 def roaming_cmd(
     ctx: typer.Context,
     voice: Annotated[bool | None, typer.Option(
@@ -309,66 +199,39 @@ def roaming_cmd(
     data: Annotated[bool | None, typer.Option(
         "--data/--no-data", help="Turn data roaming on or off (required; --no-voice turns it "
         "off too, so it needs --no-data).", show_default=False)] = None,
-    uuid: UuidOpt = None, from_file: FileOpt = None,
-    label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
-    allow_empty: AllowEmptyOpt = False,
-    platform: PlatformOpt = None, os_version: OsVersionOpt = None,
-    last_seen_before: SeenBeforeOpt = None, last_seen_after: SeenAfterOpt = None,
-    compliance: ComplianceOpt = None, quarantined: QuarantinedOpt = False,
-    blocked: BlockedOpt = False, employee_owned: EmployeeOpt = False,
-    company_owned: CompanyOpt = False, all_labels: AllLabelsOpt = False,
-    from_report: FromReportOpt = None, only: OnlyOpt = None,
-    no_preflight: NoPreflightOpt = False,
-    dry_run: DryRunOpt = False, journal: JournalOpt = None, report: ReportOpt = None,
-    output: JobOutputOpt = None,
+    *,
+    targets: Targets,
+    job: JobFlags,
 ) -> None:
     """Turn voice and data roaming on or off (iOS devices; others are refused). Both
     --voice/--no-voice and --data/--no-data must be given."""
     missing = [name for name, value in (("--voice or --no-voice", voice),
                                         ("--data or --no-data", data)) if value is None]
     if missing:
-        _usage_error(f"roaming needs {' and '.join(missing)}: say what to turn on or off")
+        usage_error(f"roaming needs {' and '.join(missing)}: say what to turn on or off")
     if voice is False and data is True:
-        _usage_error("--no-voice turns data roaming off too: use --no-voice --no-data")
-    targets = _targets(uuid, None, from_file, label, status, user, allow_empty,
-            Filters(platform, os_version, last_seen_before, last_seen_after, compliance,
-                quarantined, blocked, employee_owned, company_owned, all_labels,
-                from_report, only, no_preflight))
-    act(ctx, "roaming", targets, JobOptions(
-        mode=Mode.PER_DEVICE, dry_run=dry_run, journal=journal, report=report,
-        voice=bool(voice), data=bool(data), output=output))
+        usage_error("--no-voice turns data roaming off too: use --no-voice --no-data")
+    act(ctx, "roaming", targets.spec(), job.options(
+        mode=Mode.PER_DEVICE, voice=bool(voice), data=bool(data)))
 
 
 @app.command("repush", epilog=_epilog(
     "epmm repush --uuid 05dad041-2235-4c81-9fb1-1dd3c15e0b30",
     "epmm repush --label Sales --profile-id 7 --profile-type POLICY --dry-run",
 ))
+@with_options(targets=_BY_UUID, job=_JOB_OUTPUT)
 def repush_cmd(
     ctx: typer.Context,
     profile_id: Annotated[int | None, typer.Option(help="Re-push only this profile id.")] = None,
     profile_type: Annotated[str | None, typer.Option(help="APP or POLICY (with "
                             "--profile-id).")] = None,
-    uuid: UuidOpt = None, from_file: FileOpt = None,
-    label: LabelOpt = None, status: StatusOpt = None, user: UserOpt = None,
-    allow_empty: AllowEmptyOpt = False,
-    platform: PlatformOpt = None, os_version: OsVersionOpt = None,
-    last_seen_before: SeenBeforeOpt = None, last_seen_after: SeenAfterOpt = None,
-    compliance: ComplianceOpt = None, quarantined: QuarantinedOpt = False,
-    blocked: BlockedOpt = False, employee_owned: EmployeeOpt = False,
-    company_owned: CompanyOpt = False, all_labels: AllLabelsOpt = False,
-    from_report: FromReportOpt = None, only: OnlyOpt = None,
-    no_preflight: NoPreflightOpt = False,
-    dry_run: DryRunOpt = False, journal: JournalOpt = None, report: ReportOpt = None,
-    output: JobOutputOpt = None,
+    *,
+    targets: Targets,
+    job: JobFlags,
 ) -> None:
     """Re-push one profile, or all of them, to devices."""
-    targets = _targets(uuid, None, from_file, label, status, user, allow_empty,
-            Filters(platform, os_version, last_seen_before, last_seen_after, compliance,
-                quarantined, blocked, employee_owned, company_owned, all_labels,
-                from_report, only, no_preflight))
-    act(ctx, "repush", targets, JobOptions(
-        mode=Mode.PER_DEVICE, dry_run=dry_run, journal=journal, report=report,
-        profile_id=profile_id, profile_type=profile_type, output=output))
+    act(ctx, "repush", targets.spec(), job.options(
+        mode=Mode.PER_DEVICE, profile_id=profile_id, profile_type=profile_type))
 
 
 @app.command("register", epilog="Examples:\n\n\b\n"
@@ -413,9 +276,7 @@ def register_cmd(
             user_first_name=first_name, user_last_name=last_name, user_email_address=email,
             notify_user=notify,
         )
-        writer = RecordWriter(choose_format(output), columns, title="Registration")
-        writer.write(reg)
-        writer.close()
+        write_all([reg], choose_format(output), columns, title="Registration")
         return EXIT_OK if reg.succeeded else EXIT_SOME_FAILED
 
     run_with_client(ctx, job)

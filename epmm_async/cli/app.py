@@ -12,13 +12,19 @@ from typing import Annotated
 
 import typer
 
-from . import action_cmds, config_cmds, jobs_cmds, read_cmds  # noqa: F401 (jobs_cmds: registrations)
+# Imported for what importing them does: each registers its commands on ``app``.
+from . import (  # noqa: F401
+    action_cmds,
+    config_cmds,
+    jobs_cmds,
+    label_cmds,
+    read_cmds,
+    search_cmds,
+)
 from .apps import app
-from .runner import guarded, run_with_client
+from .runner import guarded
 
-__all__ = ["app", "guarded", "run_with_client"]
-
-_COMMAND_MODULES = (read_cmds, action_cmds, config_cmds)  # imported for their registrations
+__all__ = ["app"]
 
 
 @app.command(

@@ -24,7 +24,8 @@ from .common import EXIT_USAGE, CliError, err
 from .connection import ConnectionSettings, configure_logging
 from .profiles import PROFILE_ENV, Profile, load_config, resolve_password
 
-__all__ = ["EpmmGroup", "app", "devices_app", "hoist_global_options", "settings_of"]
+__all__ = ["EpmmGroup", "app", "devices_app", "hoist_global_options", "label_app",
+           "settings_of"]
 
 HELP_OPTIONS = ["-h", "--help"]
 
@@ -147,9 +148,14 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": HELP_OPTIONS},
 )
-devices_app = typer.Typer(help="Read devices: list, show, export.", no_args_is_help=True,
+devices_app = typer.Typer(help="Read devices: list, show, export; search, count, fields (API v2).",
+                          no_args_is_help=True,
                           context_settings={"help_option_names": HELP_OPTIONS})
 app.add_typer(devices_app, name="devices")
+label_app = typer.Typer(help="Static labels through API v2: add and remove devices, create, "
+                        "delete, list, show.", no_args_is_help=True,
+                        context_settings={"help_option_names": HELP_OPTIONS})
+app.add_typer(label_app, name="label")
 
 
 def settings_of(ctx: typer.Context) -> ConnectionSettings:

@@ -27,6 +27,7 @@ from ..transport import open_files_limit
 __all__ = [
     "EXIT_CONNECTION",
     "EXIT_OK",
+    "EXIT_PIPE_CLOSED",
     "EXIT_SOME_FAILED",
     "EXIT_USAGE",
     "CliError",
@@ -34,6 +35,7 @@ __all__ = [
     "describe_error",
     "describe_os_error",
     "err",
+    "examples",
     "exit_code_for",
     "out",
     "stdin_is_terminal",
@@ -46,9 +48,9 @@ EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 """Bad input: unknown option or status, malformed uuid, missing password..."""
 EXIT_CONNECTION = 3
+"""Connection, TLS or authentication failure (or a job aborted for one)."""
 EXIT_PIPE_CLOSED = 141
 """stdout's reader closed the pipe (``| head``): 128 + SIGPIPE, as Unix tools exit."""
-"""Connection, TLS or authentication failure (or a job aborted for one)."""
 
 # Rich resolves sys.stdout/sys.stderr on every write, so these follow redirections
 # (test runners, rich's own progress redirection).

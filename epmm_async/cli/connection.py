@@ -15,8 +15,8 @@ import structlog
 import typer
 
 from ..client import EpmmClient
+from ..config import ClientConfig, Timeouts
 from ..retry import RetryPolicy
-from ..transport import Timeouts
 from .common import EXIT_USAGE, CliError, err, stdin_is_terminal
 
 __all__ = ["ConnectionSettings", "configure_logging", "profile_note", "read_password"]
@@ -87,10 +87,12 @@ class ConnectionSettings:
             raise CliError("--concurrency must be at least 1", EXIT_USAGE)
         if self.rate is not None and self.rate <= 0:
             raise CliError("--rate must be positive", EXIT_USAGE)
-        return EpmmClient(
-            self.url,
-            username=self.username,
-            password=password,
+        return EpmmClient(self.url, username=self.username, password=password,
+                          config=self.config(verify))
+
+    def config(self, verify: bool | str = True) -> ClientConfig:
+        """The client options these settings say (the same object a library user builds)."""
+        return ClientConfig(
             response_format=self.response_format,
             timeouts=Timeouts(
                 connect=self.connect_timeout, read=self.read_timeout, total=self.timeout
@@ -98,7 +100,7 @@ class ConnectionSettings:
             verify=verify,
             allow_insecure_http=self.insecure,
             rate_limit=self.rate,
-            retry=self.retry,
+            retry=self.retry or RetryPolicy(),
             connection_limit=max(100, self.concurrency or 0),
             user_agent="epmm-cli",
         )

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from ..enums import DeviceStatus
 from ..simulator import Simulator
+from ..validation import device_key
 from .common import EXIT_OK, EXIT_SOME_FAILED, err, out
 from .connection import ConnectionSettings
 from .jobs import ACTIONS, JobOptions, JobResult, an, outcomes_in_words, run_action
@@ -64,7 +65,7 @@ async def run_demo(
                   f"epmm lock --label {target_label.name!r}   (bulk: no reason, uuids only)")
             members = await epmm.devices.by_label(target_label.name)
             lock = await run_action(
-                epmm, ACTIONS["lock"], [d.uuid.lower() for d in members],
+                epmm, ACTIONS["lock"], [device_key(d) for d in members],
                 JobOptions(report=reports_dir / "lock-report.jsonl", records=False),
             )
             results.append((f"lock {target_label.name}", lock))
@@ -100,7 +101,7 @@ async def run_demo(
                 + (f"; {escape(', '.join(others))}" if others else ""), highlight=False)
 
             # 4. Wipe the lost devices listed in a file, with a journal.
-            lost = [d.uuid.lower() async for d in epmm.devices.iter(DeviceStatus.LOST)][:40]
+            lost = [device_key(d) async for d in epmm.devices.iter(DeviceStatus.LOST)][:40]
             lost_file = _write_lost_file(reports_dir, lost)
             _step(4, f"Wipe {len(lost)} lost devices from {lost_file}",
                   f"epmm wipe --from-file {lost_file} --reason 'Reported lost' "
@@ -153,7 +154,7 @@ def _locate_sample(sim: Simulator, size: int, seed: int) -> list[Target]:
     picked += rng.sample(ios, min(len(ios), size // 5))
     picked += rng.sample(online, min(len(online), size - len(picked)))
     rng.shuffle(picked)
-    return [d.uuid.lower() for d in picked]
+    return [device_key(d) for d in picked]
 
 
 def _final(results: list[tuple[str, JobResult]], reports_dir: Path, elapsed: float,

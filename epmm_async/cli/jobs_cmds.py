@@ -23,6 +23,7 @@ from ..ops.journal import PENDING, Journal, JournalSnapshot
 from ..ops.outcomes import OutcomeStatus
 from .apps import app, settings_of
 from .common import EXIT_OK, EXIT_USAGE, CliError, err, examples, out
+from .options import OutputOpt
 from .output import Column, OutputFormat, RecordWriter, cell, choose_format, encode_json
 from .runner import guarded
 
@@ -41,9 +42,6 @@ _DONE = (OutcomeStatus.SUCCEEDED.value, OutcomeStatus.INVALID.value)
 
 JournalOpt = Annotated[Path, typer.Option(
     "--journal", metavar="FILE", help="The job journal (the --journal FILE of the job).")]
-OutputOpt = Annotated[OutputFormat | None, typer.Option(
-    "--output", "-o", help="table (default on a terminal), json, jsonl (default in a pipe) "
-    "or csv.")]
 
 
 def _iso(seconds: float | None) -> str | None:

@@ -34,6 +34,7 @@ __all__ = [
     "encode_json",
     "flag_names",
     "to_plain",
+    "write_one",
 ]
 
 
@@ -383,10 +384,25 @@ def write_all(
     columns: Sequence[Column],
     *,
     title: str | None = None,
+    quiet: bool = False,
 ) -> int:
     """Write a whole list of records; returns how many."""
-    writer = RecordWriter(fmt, columns, title=title)
+    writer = RecordWriter(fmt, columns, title=title, quiet=quiet)
     for record in records:
         writer.write(record)
     writer.close()
     return writer.count
+
+
+def write_one(record: dict[str, Any], fmt: OutputFormat) -> bool:
+    """One record (plain data) as ``-o json``/``jsonl`` (one object) or ``csv`` (a header
+    and a row) on stdout; False for a table, which the caller lays out itself."""
+    if fmt in (OutputFormat.JSON, OutputFormat.JSONL):
+        out.file.write(encode_json(record) + "\n")
+        return True
+    if fmt is OutputFormat.CSV:
+        writer = csv.DictWriter(out.file, fieldnames=list(record), lineterminator="\n")
+        writer.writeheader()
+        writer.writerow({k: cell(v) for k, v in record.items()})
+        return True
+    return False

@@ -63,14 +63,14 @@ class JobProgress:
     """
 
     def __init__(self, label: str, total: int, *, every: float = 2.0,
-                 live: bool | None = None, enabled: bool = True) -> None:
-        """Prepare a display for ``total`` devices; ``live`` forces the bar on or off."""
+                 enabled: bool = True) -> None:
+        """Prepare a display for ``total`` devices: a bar on a terminal, lines elsewhere."""
         self.label = label
         self.total = total
         self.every = every
         self.enabled = enabled
         self.last: Progress | None = None
-        self.live = enabled and (err.is_terminal if live is None else live)
+        self.live = enabled and err.is_terminal
         self._bar: RichProgress | None = None
         self._task: TaskID | None = None
         self._last_line = 0.0

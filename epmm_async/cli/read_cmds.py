@@ -17,9 +17,12 @@ from ..client import EpmmClient
 from ..enums import ComplianceReason
 from ..errors import ValidationError
 from ..models import CsvDeviceRow, Device
-from ..validation import MacAddress, validate_uuid
+from ..validation import MacAddress, device_key
 from .apps import app, devices_app, settings_of
 from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, CliError, err, examples, out
+from .device_filter import DeviceFilter
+from .option_groups import with_options
+from .options import Filters, OutputOpt, filter_options
 from .output import (
     Column,
     OutputFormat,
@@ -27,33 +30,16 @@ from .output import (
     RecordWriter,
     cell,
     choose_format,
-    encode_json,
     flag_names,
     to_plain,
+    write_all,
+    write_one,
 )
 from .runner import run_with_client
-from .targets import (
-    AllLabelsOpt,
-    BlockedOpt,
-    CompanyOpt,
-    ComplianceOpt,
-    DeviceFilter,
-    EmployeeOpt,
-    OsVersionOpt,
-    PlatformOpt,
-    QuarantinedOpt,
-    SeenAfterOpt,
-    SeenBeforeOpt,
-    check_selection_exists,
-    select_devices,
-)
+from .selection import check_selection_exists, select_devices
+from .targets import Target, parse_target
 
-__all__ = ["OutputOpt", "device_record", "show_device", "show_labels"]
-
-
-OutputOpt = Annotated[OutputFormat | None, typer.Option(
-    "--output", "-o", help="table (default on a terminal), json, jsonl (default in a pipe) "
-    "or csv.")]
+__all__ = ["device_record", "show_device", "show_labels"]
 
 DEVICE_COLUMNS: list[Column] = [
     ("uuid", lambda d: d.uuid),
@@ -83,6 +69,7 @@ DEVICE_DROP_ORDER = ("phone", "last connected", "model", "platform", "compliant"
     "epmm devices list --platform ios --os-version '<17' --last-seen-before 30d",
     "epmm devices list --compliance any --company-owned -o csv",
 ))
+@with_options(filters=filter_options)
 def devices_list(
     ctx: typer.Context,
     status: Annotated[list[str] | None, typer.Option(
@@ -100,11 +87,8 @@ def devices_list(
         "--mac", metavar="MAC", help="The device with this Wi-Fi MAC (repeatable).")] = None,
     allow_empty: Annotated[bool, typer.Option(
         "--allow-empty", help="A --user without devices is not an error.")] = False,
-    platform: PlatformOpt = None, os_version: OsVersionOpt = None,
-    last_seen_before: SeenBeforeOpt = None, last_seen_after: SeenAfterOpt = None,
-    compliance: ComplianceOpt = None, quarantined: QuarantinedOpt = False,
-    blocked: BlockedOpt = False, employee_owned: EmployeeOpt = False,
-    company_owned: CompanyOpt = False, all_labels: AllLabelsOpt = False,
+    *,
+    filters: Filters,
     output: OutputOpt = None,
 ) -> None:
     """List devices (ACTIVE unless --status), filtered; rows are written as they arrive.
@@ -133,12 +117,8 @@ def devices_list(
             writer.close()
         return EXIT_OK
 
-    run_with_client(ctx, job, prepare=lambda: selection.append(DeviceFilter(
-        statuses=status, labels=label, users=user, phones=phone, macs=mac,
-        platforms=platform, os_versions=os_version, last_seen_before=last_seen_before,
-        last_seen_after=last_seen_after, compliance=compliance, quarantined=quarantined,
-        blocked=blocked, employee_owned=employee_owned, company_owned=company_owned,
-        all_labels=all_labels)))
+    run_with_client(ctx, job, prepare=lambda: selection.append(filters.selection(
+        statuses=status, labels=label, users=user, phones=phone, macs=mac)))
 
 
 def _reasons(flags: ComplianceReason | None) -> list[str] | None:
@@ -156,12 +136,11 @@ def devices_show(
     output: OutputOpt = None,
 ) -> None:
     """Every field of one device, its details, and its compliance reasons spelled out."""
-    key: list[str | MacAddress] = []
+    key: list[Target] = []
 
     def prepare() -> None:
-        text = device.strip()
         try:
-            key.append(validate_uuid(text) if len(text) == 36 else MacAddress(text))
+            key.append(parse_target(device))
         except ValidationError as exc:
             raise CliError(str(exc), EXIT_USAGE) from None
 
@@ -200,14 +179,7 @@ def _bitmap_text(value: ComplianceReason) -> str:
 
 def show_device(dev: Device, fmt: OutputFormat) -> None:
     """Print one device in ``fmt``."""
-    if fmt in (OutputFormat.JSON, OutputFormat.JSONL):
-        out.file.write(encode_json(device_record(dev)) + "\n")
-        return
-    if fmt is OutputFormat.CSV:
-        plain = device_record(dev)
-        writer = csv.DictWriter(out.file, fieldnames=list(plain), lineterminator="\n")
-        writer.writeheader()
-        writer.writerow({k: cell(v) for k, v in plain.items()})
+    if write_one(device_record(dev), fmt):
         return
     fields = Table(title=f"Device {dev.uuid}", show_header=False, title_justify="left")
     fields.add_column("field", style="bold")
@@ -308,10 +280,7 @@ async def show_labels(
     with ReadProgress("labels", fmt=fmt, quiet=quiet) as progress:
         labels = await epmm.labels.list()
         progress.advance(len(labels))
-    writer = RecordWriter(fmt, LABEL_COLUMNS, title="Labels", quiet=quiet)
-    for label in labels:
-        writer.write(label)
-    writer.close()
+    write_all(labels, fmt, LABEL_COLUMNS, title="Labels", quiet=quiet)
     return labels
 
 
@@ -344,10 +313,7 @@ def _list_command(
         with ReadProgress(title.lower(), fmt=fmt, quiet=quiet) as progress:
             items = await fetch(epmm)
             progress.advance(len(items))
-        writer = RecordWriter(fmt, columns, title=title, quiet=quiet)
-        for item in items:
-            writer.write(item)
-        writer.close()
+        write_all(items, fmt, columns, title=title, quiet=quiet)
         return EXIT_OK
 
     run_with_client(ctx, job)
@@ -400,16 +366,13 @@ def profiles_cmd(
 
     def prepare() -> None:
         try:
-            validate_uuid(uuid)
+            device_key(uuid)
         except ValidationError as exc:
             raise CliError(str(exc), EXIT_USAGE) from None
 
     async def job(epmm: EpmmClient) -> int:
-        writer = RecordWriter(choose_format(output), columns, title=f"Profiles of {uuid}",
-                              quiet=quiet)
-        for item in await epmm.devices.profiles(uuid):
-            writer.write(item)
-        writer.close()
+        write_all(await epmm.devices.profiles(uuid), choose_format(output), columns,
+                  title=f"Profiles of {uuid}", quiet=quiet)
         return EXIT_OK
 
     run_with_client(ctx, job, prepare=prepare)

@@ -16,6 +16,7 @@ from ..errors import EpmmError
 from .common import (
     EXIT_PIPE_CLOSED,
     EXIT_SOME_FAILED,
+    EXIT_USAGE,
     CliError,
     describe_error,
     describe_os_error,
@@ -24,7 +25,17 @@ from .common import (
 )
 from .connection import ConnectionSettings
 
-__all__ = ["guarded", "run_with_client"]
+__all__ = ["guarded", "run_with_client", "usage_error"]
+
+
+def _print_error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+
+
+def usage_error(message: str) -> NoReturn:
+    """Refuse the command line before anything runs: the message on stderr, exit 2."""
+    _print_error(message)
+    raise typer.Exit(EXIT_USAGE)
 
 
 def guarded(body: Callable[[], int]) -> NoReturn:
@@ -40,8 +51,7 @@ def guarded(body: Callable[[], int]) -> NoReturn:
         err.print("[yellow]interrupted[/]")
         raise typer.Exit(130) from None
     except (CliError, EpmmError) as exc:
-        message = exc.message if isinstance(exc, CliError) else describe_error(exc)
-        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+        _print_error(exc.message if isinstance(exc, CliError) else describe_error(exc))
         raise typer.Exit(exit_code_for(exc)) from None
     except BrokenPipeError:
         # The reader went away (`epmm devices list | head`): stop quietly, as Unix tools do,
@@ -49,7 +59,7 @@ def guarded(body: Callable[[], int]) -> NoReturn:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(EXIT_PIPE_CLOSED) from None
     except OSError as exc:
-        err.print(f"[bold red]error:[/] {escape(describe_os_error(exc))}", highlight=False)
+        _print_error(describe_os_error(exc))
         raise typer.Exit(EXIT_SOME_FAILED) from None
     except Exception as exc:
         if os.environ.get("EPMM_DEBUG"):

@@ -8,18 +8,29 @@ safe it is to send twice (:class:`Safety`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Required, TypedDict, Unpack
 from urllib.parse import quote
 
 from ..enums import BulkAction, DeviceStatus, DeviceType, MessageMode, Platform, ProfileType
 from ..errors import ValidationError
-from ..validation import MacAddress, validate_encodable, validate_text, validate_uuid
+from ..validation import (
+    MacAddress,
+    device_key,
+    is_mac_key,
+    validate_encodable,
+    validate_text,
+    validate_uuid,
+)
 from .actions import ACTIONS, Safety, action_spec
+from .decode import ResponseFormat
 
 __all__ = [
     "API_PREFIX",
     "ApiRequest",
+    "RegistrationFields",
     "Safety",
     "bulk_action",
     "device_action",
@@ -30,10 +41,11 @@ __all__ = [
 API_PREFIX = "/api/v1/dm"
 
 
+@functools.lru_cache(maxsize=1024)
 def _q(value: str, what: str = "parameter") -> str:
     # Every reserved character is quoted, '/' included: a user id or label name is one segment.
     # Text that cannot be encoded (a lone surrogate) is the caller's error, named, before
-    # anything is sent.
+    # anything is sent. Cached: a fleet job quotes the same reason for every device.
     return quote(validate_encodable(value, what=what), safe="")
 
 
@@ -63,11 +75,24 @@ class ApiRequest:
     safety: Safety = Safety.READ
     device_count: int = 0
     """How many devices the request acts on (bulk requests), for logs."""
+    prefix: str = API_PREFIX
+    """The API's root below the server's: ``/api/v1/dm``, or ``/api/v2`` for v2 calls."""
+    json: bytes | None = None
+    """An ``application/json`` body, already encoded (v2 calls)."""
+    wire: ResponseFormat | None = None
+    """The format the answer must come in (v2 speaks only JSON); None: the client's."""
+
+    @property
+    def named_path(self) -> str:
+        """The path errors, logs and test transports name: below ``/api/v1/dm`` for v1
+        calls, from the API's root for others (``/api/v2/devices``), so the two never read
+        alike."""
+        return self.path if self.prefix == API_PREFIX else self.prefix + self.path
 
     @property
     def target(self) -> str:
         """Path and query as they appear in the request line (below any base path)."""
-        full = API_PREFIX + self.path
+        full = self.prefix + self.path
         return f"{full}?{self.query}" if self.query else full
 
     def request_line_length(self, base_path: str = "") -> int:
@@ -77,12 +102,8 @@ class ApiRequest:
 
 def device_segment(device: object) -> str:
     """The path tail for a device: ``{uuid}`` or ``mac/{MAC}``, validated."""
-    if isinstance(device, MacAddress):
-        return f"mac/{device}"
-    uuid = getattr(device, "uuid", None)
-    if isinstance(uuid, str) and not isinstance(device, str):
-        return validate_uuid(uuid)
-    return validate_uuid(device)
+    key = device_key(device)
+    return f"mac/{key}" if is_mac_key(key) else key
 
 
 def _bool(value: bool) -> str:
@@ -231,28 +252,53 @@ def repush_profile(
     )
 
 
-def register(
-    *,
-    user_id: str,
-    platform: str | Platform,
-    country_code: str | int,
-    phone_number: str | None = None,
-    device_type: str | DeviceType = DeviceType.PHONE,
-    operator: str | None = None,
-    employee_owned: bool | None = None,
-    import_user_from_ldap: bool = False,
-    user_first_name: str | None = None,
-    user_last_name: str | None = None,
-    user_email_address: str | None = None,
-    notify_user: bool | None = None,
-    notify_user_by_sms: bool | None = None,
-) -> ApiRequest:
+class RegistrationFields(TypedDict, total=False):
+    """What registering a device takes (``epmm.devices.register(**fields)``)."""
+
+    user_id: Required[str]
+    platform: Required[str | Platform]
+    country_code: Required[str | int]
+    phone_number: str | None
+    """Required unless ``device_type`` is PDA."""
+    device_type: str | DeviceType
+    """Default PHONE."""
+    operator: str | None
+    employee_owned: bool | None
+    import_user_from_ldap: bool
+    """Default False: a local user, who needs first name, last name and email."""
+    user_first_name: str | None
+    user_last_name: str | None
+    user_email_address: str | None
+    notify_user: bool | None
+    notify_user_by_sms: bool | None
+
+
+def register(**fields: Unpack[RegistrationFields]) -> ApiRequest:
     """``PUT /register``, with the document's required-field rules checked first.
 
     Each parameter is sent once, under the spelling of the document's parameter table
     (``countryCode``, though both its examples say ``countrycode``; ``notifyuserbysms``, as
     the table has it): servers match names case-insensitively (DESIGN.md).
     """
+    unknown = set(fields) - set(RegistrationFields.__annotations__)
+    if unknown:
+        raise ValidationError(f"register got unknown fields: {', '.join(sorted(unknown))}")
+    for name in ("user_id", "platform", "country_code"):
+        if name not in fields:
+            raise ValidationError(f"register requires {name}")
+    user_id = fields["user_id"]
+    platform = fields["platform"]
+    country_code = fields["country_code"]
+    phone_number = fields.get("phone_number")
+    device_type = fields.get("device_type", DeviceType.PHONE)
+    operator = fields.get("operator")
+    employee_owned = fields.get("employee_owned")
+    import_user_from_ldap = fields.get("import_user_from_ldap", False)
+    user_first_name = fields.get("user_first_name")
+    user_last_name = fields.get("user_last_name")
+    user_email_address = fields.get("user_email_address")
+    notify_user = fields.get("notify_user")
+    notify_user_by_sms = fields.get("notify_user_by_sms")
     kind = DeviceType.parse(device_type)
     plat = Platform.parse(platform)
     validate_text(user_id, what="user_id")

@@ -1,4 +1,6 @@
-"""Bulk actions and send-message over any number of devices, chunked under both limits."""
+"""Bulk actions and send-message over any number of devices, chunked under both limits:
+the jobs (``bulk_job``, ``send_message_job``, behind ``epmm.ops.stream_bulk`` and
+``stream_send_message``) and the handlers that send a chunk and map its answer per device."""
 
 from __future__ import annotations
 
@@ -7,17 +9,156 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from .._logging import get_logger
 from ..api.bulk import BulkApi
-from ..core.actions import action_spec
+from ..core import requests
+from ..core.actions import ACTIONS, action_spec
+from ..core.requests import ApiRequest
 from ..enums import BulkAction, MessageMode
-from ..errors import EpmmError, RequestTooLargeError
+from ..errors import EpmmError, RequestTooLargeError, ValidationError
 from ..models import BulkResult, MessageResult
-from ..validation import MacAddress
-from .engine import UnitResult
+from ..validation import is_mac_key, key_target, validate_text
+from .gather import DeviceInput, JobDevices, device_keys, resolve
+from .jobs import Job, chunker, knobs
 from .outcomes import Outcome, OutcomeStatus, failed_outcome
+from .plan import JobPlan, JobSettings, UnitResult, check_positive
+from .session import Session
 
-__all__ = ["bulk_action_handler", "send_message_handler"]
+__all__ = ["bulk_action_handler", "bulk_job", "send_message_handler", "send_message_job"]
 
 log = get_logger("epmm_async.ops")
+
+BULK_CONCURRENCY = 4
+"""Bulk requests in flight at most, unless the job says otherwise."""
+
+
+def bulk_job(
+    session: Session,
+    action: str | BulkAction,
+    uuids: DeviceInput,
+    *,
+    settings: JobSettings | None = None,
+    max_uuids: int | None = None,
+    max_request_line: int | None = None,
+    form_body: bool = False,
+    concurrency: int | None = None,
+    rate: float | None = None,
+) -> Job[list[str]]:
+    """Send ``action`` to every device in as few bulk requests as both limits allow.
+
+    The devices (uuids, ``Device`` objects, or ``MacAddress``es, which are resolved to
+    uuids first) are validated and deduplicated before anything is sent; chunks respect
+    ``max_uuids`` (default: the client's ``bulk_max_uuids``) and the request budget
+    (default: the client's ``max_request_line``, less the headers), whichever binds
+    first. A chunk the server rejects as too long is split in halves and resent.
+    ``form_body=True`` puts the uuids in a form body (count limit only). Yields one
+    outcome per device.
+    """
+    act = BulkAction.parse(action)
+    spec = action_spec(act)
+    job, workers, job_rate = knobs(settings, concurrency, rate, BULK_CONCURRENCY)
+    limits = session.bulk_limits
+    for value, what in ((max_uuids, "max_uuids"), (max_request_line, "max_request_line")):
+        if value is not None:
+            check_positive(value, what, integer=True)
+    count_limit = max_uuids or limits.max_uuids
+    line_limit = max_request_line or limits.max_request_line
+    if count_limit > limits.max_uuids or line_limit > limits.max_request_line:
+        raise ValidationError(
+            f"per-call limits may only tighten the client's: client limits are {limits!r}"
+        )
+
+    async def gather() -> JobDevices:
+        keys = await device_keys(uuids)
+        return await resolve(session.devices, keys, spec.name, always=True, stop=job.stop)
+
+    def request(chunk: Sequence[str]) -> ApiRequest:
+        return requests.bulk_action(act, chunk, form_body=form_body)
+
+    def build(found: JobDevices) -> JobPlan[list[str]]:
+        return JobPlan(
+            action=spec.name,
+            keys=list(found.keys),
+            make_units=chunker(session, request, max_ids=count_limit,
+                               line_limit=None if form_body else line_limit),
+            unit_keys=list,
+            handle=bulk_action_handler(session.bulk, act, form_body=form_body,
+                                       named_by=found.named_by),
+            destructive=spec.destructive,
+            concurrency=workers,
+            rate=job_rate,
+            early=list(found.early),
+            request=request,
+        )
+
+    return Job("bulk", {"action": spec.name, "reason": ""}, job, gather, build)
+
+
+def send_message_job(
+    session: Session,
+    devices: DeviceInput,
+    *,
+    message: str,
+    mode: str | MessageMode,
+    subject: str | None = None,
+    settings: JobSettings | None = None,
+    form_body: bool = False,
+    concurrency: int | None = None,
+    rate: float | None = None,
+) -> Job[list[str]]:
+    """Send a message to any number of devices (all uuids, or all MACs), chunked.
+
+    ``form_body=True`` puts the devices in a form body, so chunks are bounded by count
+    only (the query keeps the message).
+    """
+    kind = MessageMode.parse(mode)
+    validate_text(message, what="message")
+    if subject is not None:
+        validate_text(subject, what="subject")
+        if kind is not MessageMode.EMAIL:
+            raise ValidationError("subject is valid only with mode=email")
+    job, workers, job_rate = knobs(settings, concurrency, rate, BULK_CONCURRENCY)
+    spec = ACTIONS["message"]
+
+    async def gather() -> JobDevices:
+        keys = await device_keys(devices)
+        by_mac = bool(keys) and is_mac_key(keys[0])
+        if any(is_mac_key(k) != by_mac for k in keys):
+            raise ValidationError(
+                "send_message takes all uuids or all MAC addresses, not a mix"
+            )
+        return JobDevices(keys)
+
+    def build(found: JobDevices) -> JobPlan[list[str]]:
+        keys = list(found.keys)
+        by_mac = bool(keys) and is_mac_key(keys[0])
+        limits = session.bulk_limits
+
+        def request(chunk: Sequence[str]) -> ApiRequest:
+            return requests.send_message(
+                chunk, message=message, mode=kind, subject=subject, by_mac=by_mac,
+                form_body=form_body,
+            )
+
+        return JobPlan(
+            action=spec.name,
+            keys=keys,
+            make_units=chunker(
+                session, request, max_ids=limits.max_uuids,
+                line_limit=None if form_body else limits.max_request_line,
+            ),
+            unit_keys=list,
+            handle=send_message_handler(
+                session.bulk, message=message, mode=kind, subject=subject,
+                by_mac=by_mac, form_body=form_body,
+            ),
+            destructive=spec.destructive,
+            concurrency=workers,
+            rate=job_rate,
+            request=request,
+        )
+
+    identity = {"action": spec.name, "message": message, "mode": kind.value,
+                "subject": subject or ""}
+    return Job("send-message", identity, job, gather, build)
 
 
 def _log_chunk(
@@ -168,7 +309,8 @@ def send_message_handler(
 
     async def send(chunk: list[str]) -> UnitResult:
         started = time.monotonic()
-        targets = [MacAddress(k) for k in chunk] if by_mac else chunk
+        # All uuids or all MACs (the job refuses a mix): each key as the API takes it.
+        targets = [key_target(k) for k in chunk]
         try:
             result: MessageResult = await bulk.send_message(
                 targets, message=message, mode=mode, subject=subject, form_body=form_body

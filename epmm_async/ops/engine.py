@@ -16,23 +16,17 @@ request leaves after it, and every wait between attempts (backoff, ``Retry-After
 limits, locate-now polls) ends at once (:mod:`epmm_async.pacing`); an attempt already on the
 wire finishes or times out and its outcome is journalled. Units never sent are CANCELLED (or
 SKIPPED after an abort). Nothing is shielded but the wait for attempts on the wire.
+
+What a job is before it runs (:class:`JobSettings`, :class:`JobPlan`) lives in
+:mod:`epmm_async.ops.plan`, its tally in :mod:`epmm_async.ops.tracker`; both are importable
+from here too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections import Counter
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    Awaitable,
-    Callable,
-    Iterable,
-    Mapping,
-)
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -40,19 +34,16 @@ from anyio.streams.memory import MemoryObjectSendStream
 from msgspec.structs import replace
 
 from .._logging import get_logger
-from ..core.requests import ApiRequest
-from ..errors import ClientClosedError, EpmmError, JournalError, ValidationError
+from ..errors import ClientClosedError, JournalError
 from ..pacing import Halt, JobScope, RateLimiter, job_scope
+from .gather import collect_ids
 from .journal import Journal, resume_decision
-from .outcomes import (
-    Outcome,
-    OutcomeStatus,
-    Progress,
-    ProgressCallback,
-    is_fatal,
-    is_outage,
-)
+from .outcomes import Outcome, OutcomeStatus
+from .plan import JobPlan, JobSettings, UnitResult, check_positive
+from .tracker import Tracker
 
+# JobPlan, JobSettings, UnitResult, check_positive and collect_ids live elsewhere now; they
+# stay importable from here, where callers have imported them from.
 __all__ = [
     "JobPlan",
     "JobSettings",
@@ -70,114 +61,6 @@ U = TypeVar("U")
 _CLOSE_GRACE = 2.0
 """Seconds a closing client waits, at most, for a halted run's attempts on the wire before
 it releases the run's hand-overs (the attempts still finish and are journalled)."""
-
-
-def check_positive(value: object, what: str, *, integer: bool) -> None:
-    """Raise a ValidationError unless ``value`` is a positive number (an integer if asked)."""
-    number = isinstance(value, int) if integer else isinstance(value, int | float)
-    if isinstance(value, bool) or not number or not value > 0:  # type: ignore[operator]
-        kind = "integer" if integer else "number"
-        raise ValidationError(f"{what} must be a positive {kind}, not {value!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class JobSettings:
-    """What every operation accepts besides its devices.
-
-    ``concurrency`` and ``rate`` left at None take the operation's default (bulk: 4 requests
-    in flight; fan-out: 16); the operation's own ``concurrency=``/``rate=`` arguments win.
-    """
-
-    concurrency: int | None = None
-    """Requests in flight at most."""
-    rate: float | None = None
-    """Requests per second for this job only, on top of the client's own limit."""
-    journal: str | os.PathLike[str] | None = None
-    """Path of the journal that makes the job resumable; it holds this one job."""
-    resend_unknown: bool = False
-    """Resend destructive actions whose outcome an earlier run left unknown."""
-    progress: ProgressCallback | None = None
-    stop: anyio.Event | None = None
-    """Set it to stop: no new requests, waits end at once, the rest reported CANCELLED."""
-    max_consecutive_outages: int = 10
-    """Abort when this many units in a row fail with the server unreachable or down."""
-    skip: Mapping[str, str] | None = None
-    """Pre-flight: devices (by lower-case uuid) not to send to, each with the reason (a
-    refused state, ``wiped``). Each is reported SKIPPED with that reason, first, like the
-    other outcomes known before the run; the rest of the job is unchanged. Keys match the
-    job's device keys: a device named by MAC in a job that does not resolve MACs (an all-MAC
-    fan-out without a journal) is keyed by its MAC, not its uuid. A journal's record of an
-    earlier run wins over a skip."""
-
-    def __post_init__(self) -> None:
-        if self.concurrency is not None:
-            check_positive(self.concurrency, "concurrency", integer=True)
-        if self.rate is not None:
-            check_positive(self.rate, "rate", integer=False)
-        check_positive(self.max_consecutive_outages, "max_consecutive_outages", integer=True)
-
-
-@dataclass(slots=True)
-class UnitResult:
-    """What a unit produced: one outcome per device, and the error that shaped them."""
-
-    outcomes: list[Outcome]
-    error: EpmmError | None = None
-    requests: int = 1
-
-
-@dataclass(slots=True)
-class JobPlan(Generic[U]):
-    """A job ready to run: what it is, its devices, and how a unit is made and handled."""
-
-    action: str
-    """The registry's name of the action (``wipe``), in outcomes and the journal."""
-    keys: list[str]
-    """The devices, deduplicated, in order."""
-    make_units: Callable[[list[str]], list[U]]
-    unit_keys: Callable[[U], list[str]]
-    handle: Callable[[U], Awaitable[UnitResult]]
-    destructive: bool
-    concurrency: int
-    rate: float | None = None
-    early: list[Outcome] = field(default_factory=list)
-    """Outcomes decided before the job runs (a MAC that names no device)."""
-    request: Callable[[U], ApiRequest] | None = None
-    """The first request a unit sends, as its handler builds it: what a plan shows."""
-
-
-async def collect_ids(
-    items: Iterable[object] | AsyncIterable[object],
-    normalise: Callable[[object], str],
-    *,
-    what: str,
-) -> list[str]:
-    """Drain ``items`` (sync or async), validate each, drop duplicates (first wins).
-
-    Every malformed id is reported at once, with its position, before anything is sent.
-    """
-    seen: dict[str, None] = {}
-    bad: list[str] = []
-    index = 0
-
-    def take(item: object) -> None:
-        nonlocal index
-        index += 1
-        try:
-            seen.setdefault(normalise(item), None)
-        except ValidationError as exc:
-            bad.append(f"#{index}: {exc}")
-
-    if isinstance(items, AsyncIterable):
-        async for item in items:
-            take(item)
-    else:
-        for item in items:
-            take(item)
-    if bad:
-        shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
-        raise ValidationError(f"{len(bad)} malformed {what}(s), nothing was sent: {shown}")
-    return list(seen)
 
 
 class Runs:
@@ -241,66 +124,6 @@ async def wait_for_run(task: asyncio.Task[None]) -> None:
         raise cancelled
 
 
-class _Tracker:
-    """Counts outcomes and requests, decides aborts, emits progress."""
-
-    def __init__(self, action: str, total: int, settings: JobSettings) -> None:
-        self.action = action
-        self.total = total
-        self.settings = settings
-        self.done = 0
-        self.requests = 0
-        self.counts: Counter[str] = Counter()
-        self.started = time.monotonic()
-        self._last_emit = 0.0
-        self.aborted: str | None = None
-        self._outages = 0
-
-    def observe(self, result: UnitResult) -> None:
-        self.requests += result.requests
-        error = result.error
-        if error is None:
-            self._outages = 0
-            return
-        if is_fatal(error) and self.aborted is None:
-            self.aborted = f"job aborted: {error}"
-            log.warning("job.aborted", action=self.action, reason=self.aborted)
-        elif is_outage(error):
-            self._outages += 1
-            if self._outages >= self.settings.max_consecutive_outages and self.aborted is None:
-                self.aborted = (
-                    f"job aborted: server unreachable or down for {self._outages} requests "
-                    f"in a row (last: {error})"
-                )
-                log.warning("job.aborted", action=self.action, reason=self.aborted)
-        else:
-            self._outages = 0
-
-    def count(self, outcome: Outcome) -> None:
-        self.done += 1
-        self.counts[outcome.status.value] += 1
-        self.emit(final=self.done >= self.total)
-
-    def emit(self, final: bool = False) -> None:
-        callback = self.settings.progress
-        if callback is None:
-            return
-        now = time.monotonic()
-        if not final and now - self._last_emit < 0.1:
-            return
-        self._last_emit = now
-        callback(
-            Progress(
-                action=self.action,
-                done=self.done,
-                total=self.total,
-                counts=dict(self.counts),
-                elapsed=now - self.started,
-                requests=self.requests,
-            )
-        )
-
-
 class _Run(Generic[U]):
     """The workers of one job, in a task of their own."""
 
@@ -309,7 +132,7 @@ class _Run(Generic[U]):
         plan: JobPlan[U],
         units: list[U],
         settings: JobSettings,
-        tracker: _Tracker,
+        tracker: Tracker,
         journal: Journal | None,
     ) -> None:
         self.plan = plan
@@ -387,7 +210,12 @@ class _Run(Generic[U]):
                     outcomes = [o for unit in batch for o in self._not_attempted(unit)]
                 await self._record(outcomes)
                 try:
-                    await out.send(outcomes)
+                    # Handed over at once when the consumer is already waiting (the usual
+                    # case): send() would first give the loop a turn for nothing.
+                    try:
+                        out.send_nowait(outcomes)
+                    except anyio.WouldBlock:
+                        await out.send(outcomes)
                 except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                     self.halt.set("the consumer closed the stream")
 
@@ -520,7 +348,7 @@ async def run_job(
             early = [outcome for outcome in plan.early if not from_journal(outcome.device)]
             if early:
                 await journal.record(early)
-        tracker = _Tracker(plan.action, len(plan.keys) + len(plan.early), settings)
+        tracker = Tracker(plan.action, len(plan.keys) + len(plan.early), settings)
         log.info(
             "job.start",
             action=plan.action,

@@ -1,26 +1,8 @@
 """The job journal: one append-only file that makes a job resumable and owns it while it runs.
 
-Format
-------
-One file of JSON lines. The first line is a header naming the job::
-
-    {"journal":"epmm-async","version":2,"identity":{"action":"wipe","reason":""},"created":T}
-
-``identity`` is the device action and its parameters, so a journal file holds exactly one
-job, whichever mode (bulk or per device) runs it. Every later line is an event:
-
-* a run start, written when a run opens the journal: ``{"run":ID,"pid":N,"at":T}``;
-* a pending mark, written before a destructive request leaves, one line per device:
-  ``{"d":DEVICE,"s":"pending","run":ID,"at":T}``;
-* an outcome: ``{"d":DEVICE,"s":STATUS,"o":OUTCOME,"at":T}``.
-
-A device's state is the *fold* of its lines in file order, and the fold never downgrades a
-record (see :func:`_replaces`): SUCCEEDED and INVALID are final; UNKNOWN (and a pending mark
-left by an earlier run, which may have been applied) gives way only to SUCCEEDED or INVALID;
-a pending mark of the current run gives way to any answer but never to CANCELLED or SKIPPED;
-FAILED, CANCELLED and SKIPPED (certainly not applied) give way to anything. The fold decides
-both what a run writes and what a load keeps, so a file edited by hand, or written by a
-future bug, still cannot turn a wipe that may have happened into one that is sent again.
+The file's format is :mod:`epmm_async.ops.journal_format`'s; what its records mean (the fold
+that never downgrades a record, and what a resumed run does with each device) is
+:mod:`epmm_async.ops.journal_fold`'s.
 
 Durability
 ----------
@@ -56,9 +38,7 @@ import secrets
 import stat
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 
@@ -66,315 +46,37 @@ import anyio
 import msgspec
 
 from ..errors import JournalError
-from .outcomes import Outcome, OutcomeStatus
-
-__all__ = ["PENDING", "Journal", "JournalEntry", "JournalSnapshot", "resume_decision"]
-
-PENDING = "pending"
-"""The status of a device whose request was sent (or about to be) and not yet answered."""
-
-FORMAT_VERSION = 2
-
-_JOURNAL_TAG = "epmm-async"
-# How every header this module writes begins (msgspec encodes struct fields in order).
-_HEADER_PREFIX = b'{"journal":"epmm-async",'
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-
-_SUCCEEDED = OutcomeStatus.SUCCEEDED.value
-_INVALID = OutcomeStatus.INVALID.value
-_UNKNOWN = OutcomeStatus.UNKNOWN.value
-_FAILED = OutcomeStatus.FAILED.value
-_TERMINAL = frozenset(s.value for s in OutcomeStatus)
-# Certainly not applied: anything may replace these, a new pending mark included.
-_REPLACEABLE = frozenset(
-    {_FAILED, OutcomeStatus.CANCELLED.value, OutcomeStatus.SKIPPED.value}
+from .journal_fold import PENDING, Fold, JournalEntry, resume_decision
+from .journal_format import (
+    ENCODER,
+    FORMAT_VERSION,
+    JournalSnapshot,
+    Loaded,
+    OutcomeLine,
+    PendingLine,
+    RunLine,
+    describe,
+    encode_header,
+    holder_pid,
+    os_error,
+    parse,
+    refuse_sqlite,
+    snapshot,
 )
-# What may replace this run's own pending mark: an answer. Not CANCELLED or SKIPPED: a
-# request that may have left is never recorded as not attempted.
-_AFTER_PENDING = frozenset({_SUCCEEDED, _INVALID, _UNKNOWN, _FAILED})
-# What may replace UNKNOWN (or an earlier run's pending mark): a resend that was answered.
-# A FAILED resend says nothing about the earlier attempt, which may have been applied.
-_AFTER_UNKNOWN = frozenset({_SUCCEEDED, _INVALID})
+from .outcomes import Outcome
 
-
-def _replaces(old: str | None, old_is_this_runs_pending: bool, new: str) -> bool:
-    """Whether a ``new`` record replaces a device's ``old`` one: the fold's only rule."""
-    if old is None or old in _REPLACEABLE:
-        return True
-    if old == PENDING and old_is_this_runs_pending:
-        return new in _AFTER_PENDING
-    if old in (PENDING, _UNKNOWN):  # an earlier run's pending mark is an UNKNOWN
-        return new in _AFTER_UNKNOWN
-    return False  # SUCCEEDED and INVALID are final
-
-
-class JournalEntry(msgspec.Struct, frozen=True, gc=False):
-    """A device's recorded state: a terminal outcome, or pending (sent, no answer yet)."""
-
-    device: str
-    status: str
-    """An :class:`OutcomeStatus` value, or ``"pending"``."""
-    outcome: Outcome | None
-    """The recorded outcome; None for a pending device."""
-
-
-@dataclass(frozen=True, slots=True)
-class JournalSnapshot:
-    """What a journal file holds, read without taking it over (see :meth:`Journal.read`)."""
-
-    path: Path
-    identity: Mapping[str, str]
-    """The job: its device action and parameters."""
-    created: float
-    """When the journal was created (seconds since the epoch)."""
-    entries: Mapping[str, JournalEntry]
-    """Every device the job has a record for."""
-    counts: Mapping[str, int]
-    """Devices per status (``pending`` included)."""
-
-
-class _Header(msgspec.Struct, frozen=True):
-    journal: str
-    version: int
-    identity: dict[str, str]
-    created: float
-
-
-class _RunLine(msgspec.Struct, frozen=True):
-    run: str
-    pid: int
-    at: float
-
-
-class _PendingLine(msgspec.Struct, frozen=True):
-    d: str
-    s: str
-    run: str
-    at: float
-
-
-class _OutcomeLine(msgspec.Struct, frozen=True):
-    d: str
-    s: str
-    o: Outcome
-    at: float
-
-
-class _Line(msgspec.Struct, frozen=True, gc=False):
-    """Any event line, as read back. The outcome is decoded only if it is the device's last
-    (and untracked by the garbage collector: with tens of thousands of lines, collections
-    triggered by the allocations would otherwise cost more than the decoding)."""
-
-    d: str | None = None
-    s: str | None = None
-    o: msgspec.Raw = msgspec.Raw()  # empty when absent (msgspec has no Raw | None)
-    run: str | None = None
-    pid: int | None = None
-    at: float = 0.0
-
+# FORMAT_VERSION, JournalEntry, JournalSnapshot, PENDING and resume_decision live in the
+# modules above; they stay importable from here, where callers have imported them from.
+__all__ = [
+    "FORMAT_VERSION",
+    "PENDING",
+    "Journal",
+    "JournalEntry",
+    "JournalSnapshot",
+    "resume_decision",
+]
 
 _Undo = tuple[str, str | None, str | None]  # a device, its old status and pending run
-
-_ENCODER = msgspec.json.Encoder()
-_LINE_DECODER = msgspec.json.Decoder(_Line)
-_OUTCOME_DECODER = msgspec.json.Decoder(Outcome)
-_RUN_DECODER = msgspec.json.Decoder(_RunLine)
-
-
-class _Fold:
-    """The folded state: each device's status, the run of each pending mark, the counts."""
-
-    __slots__ = ("counts", "pending_run", "status")
-
-    def __init__(self) -> None:
-        self.status: dict[str, str] = {}
-        self.pending_run: dict[str, str] = {}
-        self.counts: Counter[str] = Counter()
-
-    def accepts(self, device: str, new: str, current_run: str | None) -> bool:
-        old = self.status.get(device)
-        this_run = old == PENDING and self.pending_run.get(device) == current_run
-        return _replaces(old, this_run, new)
-
-    def get(self, device: str) -> tuple[str | None, str | None]:
-        return self.status.get(device), self.pending_run.get(device)
-
-    def set(self, device: str, status: str | None, pending_run: str | None) -> None:
-        old = self.status.get(device)
-        if old is not None:
-            self.counts[old] -= 1
-        if status is None:
-            self.status.pop(device, None)
-        else:
-            self.status[device] = status
-            self.counts[status] += 1
-        if pending_run is None:
-            self.pending_run.pop(device, None)
-        else:
-            self.pending_run[device] = pending_run
-
-    def count_map(self) -> dict[str, int]:
-        return {status: n for status, n in self.counts.items() if n}
-
-
-@dataclass(slots=True)
-class _Loaded:
-    header: _Header
-    fold: _Fold
-    outcomes: dict[str, Outcome]
-    good_length: int
-    """Bytes up to the end of the last whole, valid line: where the next line goes."""
-
-    def entries(self) -> dict[str, JournalEntry]:
-        outcomes = self.outcomes
-        return {
-            device: JournalEntry(device, status, outcomes.get(device))
-            for device, status in self.fold.status.items()
-        }
-
-
-def _sqlite_error(path: str) -> JournalError:
-    return JournalError(
-        "was written by epmm-async 0.1 (SQLite) and cannot be resumed by this version; "
-        "use a new journal file",
-        path=path,
-    )
-
-
-def _not_a_journal(path: str) -> JournalError:
-    return JournalError(
-        "is not an epmm-async journal (no journal header); use another journal file",
-        path=path,
-    )
-
-
-def _is_torn_header(data: bytes) -> bool:
-    """A file holding only the beginning of a header: its creator died writing it."""
-    if b"\n" in data:
-        return False
-    head = data.rstrip(b"\x00")  # a power cut can leave the unwritten tail as zeros
-    return _HEADER_PREFIX.startswith(head) or head.startswith(_HEADER_PREFIX)
-
-
-def _parse(data: bytes, path: str) -> _Loaded | None:
-    """Fold a journal file's bytes; None for a file with no job yet (empty, torn header)."""
-    if data.startswith(_SQLITE_MAGIC):
-        raise _sqlite_error(path)
-    if not data or _is_torn_header(data):
-        return None
-    end = data.find(b"\n")
-    if end < 0:
-        raise _not_a_journal(path)
-    header = _parse_header(data[:end], path)
-
-    body = data[end + 1 :].split(b"\n")
-    # Every line ends with a newline, so the last piece is empty unless the last write was
-    # torn: then it is ignored (it was being written when the writer died).
-    tail = body.pop()
-    good_length = len(data) - len(tail)
-    fold = _Fold()
-    last_outcomes: dict[str, tuple[int, msgspec.Raw]] = {}  # the line, to decode at the end
-    run: str | None = None
-    last = len(body) - 1
-    for index, raw in enumerate(body):
-        try:
-            line = _LINE_DECODER.decode(raw)
-        except msgspec.ValidationError as exc:
-            raise _corrupt(path, index, f"not a journal event ({exc})") from None
-        except msgspec.DecodeError:
-            if index == last and not tail:
-                # A torn last line that happens to end in a newline (or a power cut's
-                # zeros): ignored too, and cut off before the next run appends.
-                good_length -= len(raw) + 1
-                break
-            raise _corrupt(path, index, "not valid JSON") from None
-        device, status = line.d, line.s
-        if device is None:
-            if line.run is None:
-                raise _corrupt(path, index, "neither a run nor a device event")
-            run = line.run
-            continue
-        if status == PENDING:
-            if line.run is None:
-                raise _corrupt(path, index, "a pending mark without its run")
-            if fold.accepts(device, PENDING, run):
-                fold.set(device, PENDING, line.run)
-                last_outcomes.pop(device, None)
-        elif status in _TERMINAL:
-            if not line.o:
-                raise _corrupt(path, index, "an outcome line without its outcome")
-            if fold.accepts(device, status, run):
-                fold.set(device, status, None)
-                last_outcomes[device] = (index, line.o)
-        else:
-            raise _corrupt(path, index, f"unknown status {status!r}")
-    outcomes: dict[str, Outcome] = {}
-    for device, (index, raw_outcome) in last_outcomes.items():
-        try:
-            outcome = _OUTCOME_DECODER.decode(raw_outcome)
-        except msgspec.DecodeError as exc:
-            raise _corrupt(path, index, f"not an outcome ({exc})") from None
-        if outcome.device != device or outcome.status != fold.status[device]:
-            raise _corrupt(path, index, "an outcome for another device or status")
-        outcomes[device] = outcome
-    return _Loaded(header, fold, outcomes, good_length)
-
-
-def _corrupt(path: str, index: int, why: str) -> JournalError:
-    # index counts event lines from 0; the header is line 1.
-    return JournalError(f"corrupt at line {index + 2}: {why}", path=path)
-
-
-def _parse_header(raw: bytes, path: str) -> _Header:
-    try:
-        value = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        raise _not_a_journal(path) from None
-    if not isinstance(value, dict) or value.get("journal") != _JOURNAL_TAG:
-        raise _not_a_journal(path)
-    version = value.get("version")
-    if version != FORMAT_VERSION:
-        raise JournalError(
-            f"has journal format version {version!r}; this version of epmm-async reads "
-            f"version {FORMAT_VERSION} only",
-            path=path,
-        )
-    try:
-        return msgspec.convert(value, _Header)
-    except msgspec.ValidationError as exc:
-        raise JournalError(f"corrupt at line 1: {exc}", path=path) from None
-
-
-def _describe(identity: Mapping[str, str]) -> str:
-    """``'lock' job (reason='x')``: a job as the user named it."""
-    params = ", ".join(f"{k}={v!r}" for k, v in sorted(identity.items()) if k != "action")
-    text = f"{identity['action']!r} job" if "action" in identity else "job"
-    return f"{text} ({params})" if params else text
-
-
-def _os_error(path: str, doing: str, exc: OSError) -> JournalError:
-    return JournalError(f"{doing}: {exc.strerror or exc}", path=path)
-
-
-def _read_all(path: Path) -> bytes:
-    with open(path, "rb") as file:
-        return file.read()
-
-
-def _holder_pid(path: Path) -> int | None:
-    """The pid in the last run line: the run that holds the lock (if it wrote one yet)."""
-    try:
-        data = _read_all(path)
-    except OSError:
-        return None
-    start = data.rfind(b'\n{"run":') + 1
-    if start == 0:
-        return None
-    end = data.find(b"\n", start)
-    try:
-        return _RUN_DECODER.decode(data[start : end if end >= 0 else len(data)]).pid
-    except msgspec.DecodeError:
-        return None
 
 
 def _fsync_directory(directory: Path, path: str) -> None:
@@ -382,12 +84,12 @@ def _fsync_directory(directory: Path, path: str) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError as exc:
-        raise _os_error(path, "cannot open its directory to make it durable", exc) from None
+        raise os_error(path, "cannot open its directory to make it durable", exc) from None
     try:
         os.fsync(fd)
     except OSError as exc:
         if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):  # not supported here
-            raise _os_error(path, "cannot make its directory entry durable", exc) from None
+            raise os_error(path, "cannot make its directory entry durable", exc) from None
     finally:
         os.close(fd)
 
@@ -416,7 +118,7 @@ class Journal:
         created: float,
         file: io.FileIO,
         run: str,
-        loaded: _Loaded | None,
+        loaded: Loaded | None,
         size: int,
     ) -> None:
         """Internal: use :meth:`Journal.open`."""
@@ -428,7 +130,7 @@ class Journal:
         self._fd = file.fileno()
         self._run = run
         self._size = size  # the file's length: where a failed write is cut back to
-        self._fold = _Fold() if loaded is None else loaded.fold
+        self._fold = Fold() if loaded is None else loaded.fold
         self._entries = MappingProxyType({} if loaded is None else loaded.entries())
         self._counts = self._fold.count_map()
         # Held for a fold decision and its write, so the file's order is the fold's order.
@@ -459,15 +161,15 @@ class Journal:
     def _open_sync(cls, path: Path, identity: dict[str, str]) -> Journal:
         name = str(path)
         try:
-            _encode_header(identity, 0.0)  # unencodable text fails before the file is touched
+            encode_header(identity, 0.0)  # unencodable text fails before the file is touched
         except (msgspec.EncodeError, ValueError) as exc:
             raise JournalError(f"cannot record the job's identity: {exc}", path=name) from None
-        _refuse_sqlite(path)
+        refuse_sqlite(path)
         try:
             # a+: read and append, created if missing. Not inherited by child processes.
             file = io.FileIO(path, "a+")
         except OSError as exc:
-            raise _os_error(name, "cannot open it for writing", exc) from None
+            raise os_error(name, "cannot open it for writing", exc) from None
         try:
             return cls._take_over(path, identity, file)
         except BaseException:
@@ -484,7 +186,7 @@ class Journal:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                pid = _holder_pid(path)
+                pid = holder_pid(path)
                 who = "" if pid is None else f" (pid {pid})"
                 if pid == os.getpid():
                     who = f" (pid {pid}, this process)"
@@ -496,8 +198,8 @@ class Journal:
             file.seek(0)
             data = file.readall()
         except OSError as exc:
-            raise _os_error(name, "cannot lock and read it", exc) from None
-        loaded = _parse(data, name)
+            raise os_error(name, "cannot lock and read it", exc) from None
+        loaded = parse(data, name)
         try:
             if loaded is None:
                 # A new job (or a file whose creator died writing the header: nothing was
@@ -505,7 +207,7 @@ class Journal:
                 created = time.time()
                 if data:
                     os.ftruncate(fd, 0)
-                _write_all(fd, _encode_header(identity, created))
+                _write_all(fd, encode_header(identity, created))
                 os.fsync(fd)
                 _fsync_directory(path.resolve().parent, name)
                 size = os.fstat(fd).st_size
@@ -513,7 +215,7 @@ class Journal:
                 header = loaded.header
                 if header.identity != identity:
                     raise JournalError(
-                        f"holds a {_describe(header.identity)}, not a {_describe(identity)}; "
+                        f"holds a {describe(header.identity)}, not a {describe(identity)}; "
                         "use another journal file for this job",
                         path=name,
                     )
@@ -527,10 +229,10 @@ class Journal:
                 size = loaded.good_length
             run = secrets.token_hex(8)
             # Names this run as the holder; made durable by the first pending mark's fsync.
-            line = _ENCODER.encode(_RunLine(run, os.getpid(), time.time())) + b"\n"
+            line = ENCODER.encode(RunLine(run, os.getpid(), time.time())) + b"\n"
             _write_all(fd, line)
         except OSError as exc:
-            raise _os_error(name, "cannot write to it", exc) from None
+            raise os_error(name, "cannot write to it", exc) from None
         return cls(path, identity, created, file, run, loaded, size + len(line))
 
     @staticmethod
@@ -541,22 +243,7 @@ class Journal:
         being written). Raises :class:`JournalError` for a file that is not a journal,
         holds no job yet, or cannot be read.
         """
-        file_path = Path(path)
-        name = str(file_path)
-        try:
-            data = _read_all(file_path)
-        except OSError as exc:
-            raise _os_error(name, "cannot read it", exc) from None
-        loaded = _parse(data, name)
-        if loaded is None:
-            raise JournalError("holds no job yet (no journal header)", path=name)
-        return JournalSnapshot(
-            path=file_path,
-            identity=MappingProxyType(loaded.header.identity),
-            created=loaded.header.created,
-            entries=MappingProxyType(loaded.entries()),
-            counts=loaded.fold.count_map(),
-        )
+        return snapshot(Path(path))
 
     # -- state ----------------------------------------------------------------------------
 
@@ -630,7 +317,7 @@ class Journal:
             accepted, undo = self._stage([(device, PENDING) for device in devices])
             if not accepted:
                 return
-            lines = [_PendingLine(devices[i], PENDING, self._run, now) for i in accepted]
+            lines = [PendingLine(devices[i], PENDING, self._run, now) for i in accepted]
             self._append(lines, undo)
             self._syncing += 1
         # The fsync runs outside the lock: other runs' writes need not queue behind it, and
@@ -640,7 +327,7 @@ class Journal:
         except OSError as exc:
             with self._lock:
                 self._broken = f"an fsync failed ({exc.strerror or exc})"
-            raise _os_error(self._name, "cannot make a pending mark durable", exc) from None
+            raise os_error(self._name, "cannot make a pending mark durable", exc) from None
         finally:
             with self._lock:
                 self._syncing -= 1
@@ -652,7 +339,7 @@ class Journal:
             self._check_writable()
             accepted, undo = self._stage([(o.device, o.status.value) for o in outcomes])
             lines = [
-                _OutcomeLine(o.device, o.status.value, o, now)
+                OutcomeLine(o.device, o.status.value, o, now)
                 for o in (outcomes[i] for i in accepted)
             ]
             if lines:
@@ -674,10 +361,10 @@ class Journal:
                 accepted.append(index)
         return accepted, undo
 
-    def _append(self, lines: list[_PendingLine] | list[_OutcomeLine], undo: list[_Undo]) -> None:
+    def _append(self, lines: list[PendingLine] | list[OutcomeLine], undo: list[_Undo]) -> None:
         """Write ``lines`` in one write() (under the lock), or undo their staged changes."""
         try:
-            data = _ENCODER.encode_lines(lines)
+            data = ENCODER.encode_lines(lines)
         except (msgspec.EncodeError, ValueError) as exc:
             self._undo(undo)
             raise JournalError(f"cannot encode a record: {exc}", path=self._name) from None
@@ -693,7 +380,7 @@ class Journal:
             except OSError:
                 pass
             self._broken = f"a write failed ({exc.strerror or exc})"
-            raise _os_error(self._name, "cannot write to it", exc) from None
+            raise os_error(self._name, "cannot write to it", exc) from None
         self._size += len(data)
         self._counts = self._fold.count_map()
 
@@ -729,47 +416,3 @@ class Journal:
             except OSError:
                 pass
             self._file.close()
-
-
-def _encode_header(identity: dict[str, str], created: float) -> bytes:
-    header = _Header(_JOURNAL_TAG, FORMAT_VERSION, identity, created)
-    return _ENCODER.encode(header) + b"\n"
-
-
-def _refuse_sqlite(path: Path) -> None:
-    """Refuse an epmm-async 0.1 journal before opening it for writing."""
-    try:
-        with open(path, "rb") as file:
-            magic = file.read(len(_SQLITE_MAGIC))
-    except OSError:
-        return  # missing (a new journal) or unreadable: the open for writing says which
-    if magic == _SQLITE_MAGIC:
-        raise _sqlite_error(str(path))
-
-
-def resume_decision(
-    entry: JournalEntry, *, destructive: bool, resend_unknown: bool
-) -> Outcome | None:
-    """What a resumed run does with a device the journal knows.
-
-    Returns the outcome to report without acting (carried over from the journal), or None
-    to act on the device again.
-    """
-    status = entry.status
-    if status == PENDING:
-        if destructive and not resend_unknown:
-            return Outcome(
-                device=entry.device,
-                action="",
-                status=OutcomeStatus.UNKNOWN,
-                from_journal=True,
-                detail="sent by an earlier run that stopped before the answer; not resent",
-            )
-        return None
-    if entry.outcome is None:
-        return None
-    if status in (OutcomeStatus.SUCCEEDED.value, OutcomeStatus.INVALID.value):
-        return msgspec.structs.replace(entry.outcome, from_journal=True)
-    if status == OutcomeStatus.UNKNOWN.value and destructive and not resend_unknown:
-        return msgspec.structs.replace(entry.outcome, from_journal=True)
-    return None  # failed, skipped, cancelled, or a harmless unknown: act again

@@ -1,4 +1,7 @@
-"""Locate-now: ask each device for a fresh fix, then poll until it lands or time runs out."""
+"""Locate-now: ask each device for a fresh fix, then poll until it lands or time runs out.
+
+``locate_now_job`` is the job behind ``epmm.ops.stream_locate_now``; ``locate_now_handler``
+handles one device."""
 
 from __future__ import annotations
 
@@ -11,16 +14,25 @@ from collections.abc import Awaitable, Callable, Collection
 import anyio
 
 from ..api.devices import DevicesApi
+from ..core import requests
+from ..core.actions import ACTIONS
 from ..errors import EpmmError, JobInterrupted
 from ..models import Device, LocateResult, Location
-from ..validation import MacAddress
-from .engine import UnitResult
+from ..validation import key_target
+from .fanout import FAN_OUT_CONCURRENCY
+from .gather import DeviceInput, JobDevices, device_keys, resolve
+from .jobs import Job, knobs
 from .outcomes import Freshness, Outcome, OutcomeStatus, failed_outcome
+from .plan import JobPlan, JobSettings, UnitResult
+from .session import Session
 from .waiter import Waiter, WaiterGaveUp
 
-__all__ = ["ignores_locate_now", "locate_now_handler"]
+__all__ = ["ignores_locate_now", "locate_now_handler", "locate_now_job"]
 
 ACTION = "locate_now"
+
+# Waiting devices are cheap tasks; this bounds them all the same.
+_MAX_WAITING = 20_000
 
 # ``platform`` as the list endpoints give it: "iOS 15.8", "iPadOS 17.1" (Android: "Android
 # 4.4"). ``platformType`` is seen on real servers but its values are not documented: IOS (as
@@ -29,15 +41,60 @@ _IOS_PLATFORM = re.compile(r"\s*(ios|ipados|iphone|ipad)\b", re.IGNORECASE)
 _IOS_TYPES = frozenset({"ios", "ipados", "iphone", "ipad"})
 
 
-def is_mac_key(key: str) -> bool:
-    """Whether a job's device key is a MAC: uuids have dashes, MACs (normalised to 12 hex
-    digits) none."""
-    return "-" not in key
+def locate_now_job(
+    session: Session,
+    devices: DeviceInput,
+    *,
+    deadline: float = 90.0,
+    interval: float = 5.0,
+    jitter: float = 0.2,
+    concurrency: int | None = None,
+    rate: float | None = None,
+    settings: JobSettings | None = None,
+) -> Job[str]:
+    """Ask each device for a fresh fix, then poll until it arrives (FRESH), the device
+    is known to ignore the request (UNSUPPORTED, iOS: answered at once), or ``deadline``
+    seconds pass (STALE: the last known location). A device is known to be iOS from the
+    server's answer (``locateNow`` false) or from its record: given as a
+    :class:`~epmm_async.models.Device`, or found by a MAC look-up the job made anyway,
+    an iOS device (``platform`` "iOS 15.8", ``platformType`` IOS/IPHONE/IPAD) is not
+    asked for a fix nor polled: one plain locate gives its last known location. All
+    requests share ``concurrency`` slots (default 16); waiting does not hold one. A stop
+    or cancel ends every wait at once: devices still waiting are CANCELLED, with their
+    last known location."""
+    waiter = Waiter(interval=interval, deadline=deadline, jitter=jitter)
+    job, cap, job_rate = knobs(settings, concurrency, rate, FAN_OUT_CONCURRENCY)
+    spec = ACTIONS[ACTION]
 
+    async def gather() -> JobDevices:
+        records: dict[str, Device] = {}
+        keys = await device_keys(devices, records)
+        return await resolve(session.devices, keys, spec.name, always=False, stop=job.stop,
+                             listed=records)
 
-def device_target(key: str) -> str | MacAddress:
-    """A job's device key as the API takes it: a uuid, or a MAC for the ``/mac/`` endpoints."""
-    return MacAddress(key) if is_mac_key(key) else key
+    def build(found: JobDevices) -> JobPlan[str]:
+        ios = frozenset(key for key, record in found.records.items()
+                        if ignores_locate_now(record))
+        limiter = anyio.CapacityLimiter(cap)
+        keys = list(found.keys)
+        return JobPlan(
+            action=spec.name,
+            keys=keys,
+            make_units=lambda todo: todo,
+            unit_keys=lambda key: [key],
+            handle=locate_now_handler(session.devices, waiter, limiter,
+                                      named_by=found.named_by, ios=ios),
+            destructive=False,
+            # Waiting does not hold a request slot: every device may wait at once.
+            concurrency=max(1, min(len(keys), _MAX_WAITING)),
+            rate=job_rate,
+            early=list(found.early),
+            # An iOS device known by its record gets one plain locate, never locate-now.
+            request=lambda key: requests.locate(key_target(key), key not in ios),
+        )
+
+    return Job("locate-now", {"action": spec.name}, job, gather, build,
+               max_polls=waiter.max_polls)
 
 
 def _newest(result: LocateResult) -> _dt.datetime | None:
@@ -94,7 +151,7 @@ def locate_now_handler(
         mac = macs.get(device)
         if device in ios:
             return await _last_known(device, started, mac)
-        target = device_target(device)
+        target = key_target(device)
         try:
             async with limiter:
                 first = await devices.locate(target, locate_now=True)
@@ -154,7 +211,7 @@ def locate_now_handler(
         # last known fix is the answer.
         try:
             async with limiter:
-                result = await devices.locate(device_target(device))
+                result = await devices.locate(key_target(device))
         except EpmmError as exc:
             return UnitResult(
                 [failed_outcome(device, ACTION, exc, started=started, per_device=True, mac=mac)],

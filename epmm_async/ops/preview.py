@@ -60,7 +60,8 @@ class JobPreview:
     action: str
     """The registry's name of the action (``lock``, ``locate_now``), as in outcomes."""
     how: str
-    """``bulk``, ``send-message``, ``per-device`` or ``locate-now``."""
+    """``bulk``, ``send-message``, ``per-device``, ``locate-now`` or
+    ``label-membership``."""
     devices: tuple[str, ...]
     """The devices to send to, validated and deduplicated, in order (a MAC resolved to its
     uuid is listed by uuid)."""

@@ -24,8 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line parser of the standalone simulator."""
     p = argparse.ArgumentParser(
         prog="python -m epmm_async.simulator",
-        description="Simulated Ivanti EPMM V1 Device Management API server "
-        "(password from EPMM_SIM_PASSWORD or generated).",
+        description="Simulated Ivanti EPMM V1 Device Management API server, with the API v2 "
+        "subset (password from EPMM_SIM_PASSWORD or generated).",
     )
     p.add_argument("--devices", type=int, default=1000, help="fleet size (default 1000)")
     p.add_argument("--port", type=int, default=8080, help="TCP port (0 = any free port)")
@@ -106,7 +106,38 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument(
         "--invalid-devices-in-messages", action=flag, help="bulk invalidDevices inside messages"
     )
+    _v2_flags(p.add_argument_group("API v2 (/api/v2; a cap of 0 means no cap)"))
     return p
+
+
+def _v2_flags(g: argparse._ArgumentGroup) -> None:
+    flag = argparse.BooleanOptionalAction
+    g.add_argument("--v2", dest="v2_enabled", action=flag, help="serve /api/v2 (default on)")
+    g.add_argument(
+        "--v2-device-space-id", type=int, help="the admin's device space (default 1; 0: none)"
+    )
+    g.add_argument("--v2-page-cap", type=int, help="largest device search limit (default none)")
+    g.add_argument("--v2-label-page-cap", type=int, help="largest label_summary limit (200)")
+    g.add_argument(
+        "--v2-over-cap", choices=("clamp", "error"), help="a limit over its cap (default clamp)"
+    )
+    g.add_argument("--v2-offset-as-page", action=flag, help="offset is a page number")
+    g.add_argument("--v2-max-fields", type=int, help="most fields in one search (default 512)")
+    g.add_argument("--v2-max-query-length", type=int, help="longest query (default 255)")
+    g.add_argument("--v2-left-to-right", action=flag, help="AND and OR bind alike")
+    g.add_argument(
+        "--v2-max-label-uuids", type=int, help="most uuids in one label add/remove (none)"
+    )
+    g.add_argument("--v2-label-cap-status", type=int, help="status above that cap (default 400)")
+    g.add_argument("--v2-partial-failure", type=int, help="status of a partial label failure (200)")
+    g.add_argument("--v2-success-records", action=flag, help="records list successes too")
+    g.add_argument("--v2-remove-records", action=flag, help="remove answers records too")
+    g.add_argument("--v2-unknown-label-status", type=int, choices=(400, 404), help="default 404")
+    g.add_argument(
+        "--v2-dynamic-label",
+        choices=("error", "records"),
+        help="membership on a dynamic label: 400 (default) or failure records",
+    )
 
 
 _QUIRK_FLAGS = (
@@ -125,7 +156,26 @@ _QUIRK_FLAGS = (
     "auth_error_body",
     "bulk_form_body",
     "invalid_devices_in_messages",
+    "v2_enabled",
+    "v2_over_cap",
+    "v2_offset_as_page",
+    "v2_left_to_right",
+    "v2_label_cap_status",
+    "v2_partial_failure",
+    "v2_success_records",
+    "v2_remove_records",
+    "v2_unknown_label_status",
+    "v2_dynamic_label",
 )
+_V2_CAPS = (
+    "v2_device_space_id",
+    "v2_page_cap",
+    "v2_label_page_cap",
+    "v2_max_fields",
+    "v2_max_query_length",
+    "v2_max_label_uuids",
+)
+"""Flags whose 0 means None (no cap, no device space)."""
 
 
 def quirks_from_args(args: argparse.Namespace) -> Quirks:
@@ -133,7 +183,12 @@ def quirks_from_args(args: argparse.Namespace) -> Quirks:
     or the real-server defaults), then every wire-format flag given."""
     quirks = Quirks.clean() if args.clean else Quirks.quoted() if args.quoted else Quirks()
     changes = {name: getattr(args, name) for name in _QUIRK_FLAGS}
-    quirks = dataclasses.replace(quirks, **{k: v for k, v in changes.items() if v is not None})
+    for name in _V2_CAPS:
+        value = getattr(args, name)
+        if value is not None:
+            changes[name] = value or None
+    given = {k: v for k, v in changes.items() if v is not None or k in _V2_CAPS}
+    quirks = dataclasses.replace(quirks, **given)
     if args.misspelled_sucess:
         quirks.misspelled_sucess = True
     return quirks

@@ -3,10 +3,13 @@ received (refused ones included) and request statistics."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "DestructiveRequest",
@@ -18,12 +21,16 @@ __all__ = [
 ]
 
 
+_V2_MEMBERSHIP = re.compile(r"/api/v2/devices/labels/.+/(add|remove)/?", re.I)
+
+
 @dataclass(slots=True, frozen=True)
 class LedgerEntry:
     """One state change applied by the simulator.
 
-    ``action`` is e.g. LOCK, UNLOCK, WIPE, RETIRE, WAKEUP, LOCATE_NOW, ROAMING, REPUSH, REGISTER
-    or MESSAGE; ``via`` is ``"single"`` or ``"bulk"``.
+    ``action`` is e.g. LOCK, UNLOCK, WIPE, RETIRE, WAKEUP, LOCATE_NOW, ROAMING, REPUSH, REGISTER,
+    MESSAGE, or LABEL_ADD / LABEL_REMOVE (API v2 membership, ``detail`` the label's name);
+    ``via`` is ``"single"``, ``"bulk"`` or ``"v2"``.
     """
 
     at: float
@@ -98,7 +105,9 @@ class ReceivedRequest:
     client closing the connection, a restart); ``done`` tells a cut request from one still in
     flight. ``fault`` is the injected fault kind (``error``, ``rate_limit``, ``redirect``,
     ``applied_error``, ``drop``, ``slow``, ``malformed``) or ``None``; ``retry_after`` the
-    answer's ``Retry-After`` header, if any.
+    answer's ``Retry-After`` header, if any. ``body`` is the text of a JSON body (any request
+    with ``Content-Type: application/json``, and every ``/api/v2`` request with a body), else
+    ``None``; :meth:`json` parses it.
     """
 
     seq: int
@@ -110,6 +119,16 @@ class ReceivedRequest:
     done: bool = False
     fault: str | None = None
     retry_after: str | None = None
+    body: str | None = None
+
+    def json(self) -> Any:
+        """The JSON body parsed (``None`` without a body or when it is not JSON)."""
+        if self.body is None:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
 
     def query_pairs(self) -> list[tuple[str, str]]:
         """The query's parameters as sent: ``(name, value)`` pairs, percent-decoded, in
@@ -256,6 +275,21 @@ class ReceivedLog:
             for device, after in later.items()
             if after
         ]
+
+    def label_uuids(self, action: str | None = None) -> Counter[str]:
+        """Device uuids received in API v2 label membership calls
+        (``PUT /api/v2/devices/labels/{names}/add|remove``, any answer), lower-cased, one
+        count per occurrence in a body; ``action``: only ``"add"`` or only ``"remove"``."""
+        out: Counter[str] = Counter()
+        for rec in self.requests:
+            m = _V2_MEMBERSHIP.fullmatch(rec.path)
+            if m is None or (action is not None and m.group(1).lower() != action.lower()):
+                continue
+            body = rec.json()
+            uuids = body.get("deviceUuids") if isinstance(body, dict) else None
+            if isinstance(uuids, list):
+                out.update(u.strip().lower() for u in uuids if isinstance(u, str))
+        return out
 
     def requests_after(self, t: float) -> list[ReceivedRequest]:
         """Requests that arrived after monotonic time ``t`` (e.g. a cancel's)."""

@@ -176,12 +176,21 @@ def test_action_with_filters_dry_run_counts(cli: Invoke, shared: SimThread) -> N
     ios = _truth(shared, lambda d: d.kind == "ios")
     old = _truth(shared, lambda d: d.kind == "ios" and _version(d.platform) < (17,))
     active = _truth(shared, lambda d: True)
-    r = cli("lock", "--platform", "ios", "--os-version", "<17", "--dry-run", "-o", "json")
+    r = cli("lock", "--platform", "ios", "--os-version", "<17", "--dry-run", "-o", "json",
+            "--no-v2")
     assert r.exit_code == 0, r.output
     assert f"platform ios: kept {len(ios):,} of {len(active):,}" in r.stderr
     assert f"os-version <17: kept {len(old):,} of {len(ios):,}" in r.stderr
     plan = json.loads(r.stdout)
     assert set(plan["devices"]) == old
+    # With v2 the platform runs on the server: its query's line, then the client's filter.
+    r = cli("lock", "--platform", "ios", "--os-version", "<17", "--dry-run", "-o", "json")
+    assert r.exit_code == 0, r.output
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith('API v2 query "common.status"="ACTIVE" AND ')
+    assert lines[0].endswith(f": kept {len(ios):,} of {len(active):,}")
+    assert lines[1] == f"os-version <17: kept {len(old):,} of {len(ios):,}"
+    assert set(json.loads(r.stdout)["devices"]) == old
 
 
 def test_action_sends_to_the_filtered_devices(fresh_cli: Invoke, fresh: SimThread,

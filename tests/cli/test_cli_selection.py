@@ -11,7 +11,7 @@ import pytest
 from cli_support import Invoke, SimThread
 from typer.testing import Result
 
-from epmm_async import EpmmClient
+from epmm_async import ClientConfig, EpmmClient
 from epmm_async.cli.common import CliError
 from epmm_async.cli.targets import (
     DeviceFilter,
@@ -206,8 +206,12 @@ def test_check_selection_exists_for_devices_list(shared: SimThread) -> None:
     """The check ``devices list`` calls: unknown labels and users without devices."""
 
     async def check(selection: DeviceFilter, **kwargs: bool) -> None:
-        async with EpmmClient(shared.sim.url, username=shared.sim.username,
-                              password=shared.sim.password, allow_insecure_http=True) as epmm:
+        async with EpmmClient(
+            shared.sim.url,
+            username=shared.sim.username,
+            password=shared.sim.password,
+            config=ClientConfig(allow_insecure_http=True),
+        ) as epmm:
             await check_selection_exists(epmm, selection, **kwargs)
 
     asyncio.run(check(DeviceFilter(labels=["sales", "Empty Label"], users=["jdoe"])))
@@ -243,8 +247,12 @@ def test_phone_filter_after_another_search(shared: SimThread) -> None:
     assert phone_digits(spaced) == number
 
     async def select(selection: DeviceFilter) -> list[str]:
-        async with EpmmClient(shared.sim.url, username=shared.sim.username,
-                              password=shared.sim.password, allow_insecure_http=True) as epmm:
+        async with EpmmClient(
+            shared.sim.url,
+            username=shared.sim.username,
+            password=shared.sim.password,
+            config=ClientConfig(allow_insecure_http=True),
+        ) as epmm:
             return [d.uuid async for d in select_devices(epmm, selection)]
 
     user = device.user.principal

@@ -10,7 +10,7 @@ import aiohttp
 from aioresponses import aioresponses
 from yarl import URL
 
-from epmm_async import EpmmClient, RetryPolicy
+from epmm_async import ClientConfig, EpmmClient, RetryPolicy
 
 BASE = "https://epmm.example.test"
 USER = "api-admin"
@@ -86,7 +86,8 @@ FAST_RETRY = RetryPolicy(initial_delay=0.001, max_delay=0.01, attempts=4, deadli
 def make_client(fmt: str = "json", **kwargs: Any) -> EpmmClient:
     """A client for the test server (fast retries unless told otherwise)."""
     kwargs.setdefault("retry", FAST_RETRY)
-    return EpmmClient(BASE, username=USER, password=PASSWORD, response_format=fmt, **kwargs)
+    return EpmmClient(BASE, username=USER, password=PASSWORD,
+                      config=ClientConfig(response_format=fmt, **kwargs))
 
 
 

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from loopback import serve
 
-from epmm_async import AuthenticationError, EpmmClient, ForbiddenError, RetryPolicy
+from epmm_async import AuthenticationError, ClientConfig, EpmmClient, ForbiddenError, RetryPolicy
 
 USER = "fleet-admin"
 PASSWORD = "Pw-9f3e!x"
@@ -46,7 +46,10 @@ async def answering(
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)
     async with serve(app) as url, EpmmClient(
-        url, username=USER, password=PASSWORD, retry=RetryPolicy.none()
+        url,
+        username=USER,
+        password=PASSWORD,
+        config=ClientConfig(retry=RetryPolicy.none()),
     ) as epmm:
         yield epmm, received
 

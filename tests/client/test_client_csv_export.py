@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from loopback import serve
 
-from epmm_async import CsvDeviceRow, DecodeError, EpmmClient, ValidationError
+from epmm_async import ClientConfig, CsvDeviceRow, DecodeError, EpmmClient, ValidationError
 from epmm_async.core.csv_export import DEFAULT_MAX_RECORD_BYTES, CsvExportParser
 from epmm_async.errors import ResponseTooLargeError
 from epmm_async.simulator import Simulator
@@ -357,7 +357,10 @@ async def csv_server() -> AsyncIterator[tuple[str, CsvServer]]:
 
 async def _export(url: str, max_response_bytes: int = 1 << 30) -> list[CsvDeviceRow]:
     async with EpmmClient(
-        url, username="u", password="p", max_response_bytes=max_response_bytes
+        url,
+        username="u",
+        password="p",
+        config=ClientConfig(max_response_bytes=max_response_bytes),
     ) as epmm:
         return [row async for row in epmm.devices.export_csv()]
 

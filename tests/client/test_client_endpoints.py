@@ -11,6 +11,7 @@ from client_support import ACCEPT, PASSWORD, USER, MockServer
 
 from epmm_async import (
     BulkAction,
+    BulkLimits,
     ComplianceReason,
     Device,
     DeviceNotFound,
@@ -500,7 +501,7 @@ async def test_bulk_invalid_devices_several(mock: MockServer, epmm: EpmmClient, 
 async def test_bulk_over_count_limit_refused(mock: MockServer, fmt: str) -> None:
     from client_support import make_client
 
-    async with make_client(fmt, bulk_max_uuids=2) as epmm:
+    async with make_client(fmt, bulk=BulkLimits(max_uuids=2)) as epmm:
         with pytest.raises(ValidationError, match=r"ops"):
             await epmm.bulk.action("WIPE", [b.UUID1, b.UUID2, b.UUID3])
     assert mock.count() == 0

@@ -19,6 +19,7 @@ from aiohttp import web
 from loopback import serve
 
 from epmm_async import (
+    ClientConfig,
     ConnectError,
     EpmmClient,
     NotFoundError,
@@ -94,8 +95,12 @@ async def test_refused_certificate_says_why_and_is_not_retried(cert: tuple[Path,
     ctx.load_cert_chain(certfile, keyfile)
     async with serve(labels_app(), ssl_context=ctx) as url:
         async with counting_proxy(url.removeprefix("https://")) as (front, accepted):
-            async with EpmmClient(f"https://{front}", username="u", password="p",
-                                  retry=RETRY) as epmm:
+            async with EpmmClient(
+                f"https://{front}",
+                username="u",
+                password="p",
+                config=ClientConfig(retry=RETRY),
+            ) as epmm:
                 with pytest.raises(TlsError) as caught:
                     await epmm.labels.list()
     error = caught.value
@@ -110,8 +115,12 @@ async def test_refused_certificate_says_why_and_is_not_retried(cert: tuple[Path,
 async def test_https_to_a_plain_http_port_says_the_server_did_not_speak_tls() -> None:
     async with serve(labels_app()) as url:
         async with counting_proxy(url.removeprefix("http://")) as (front, accepted):
-            async with EpmmClient(f"https://{front}", username="u", password="p",
-                                  retry=RETRY) as epmm:
+            async with EpmmClient(
+                f"https://{front}",
+                username="u",
+                password="p",
+                config=ClientConfig(retry=RETRY),
+            ) as epmm:
                 with pytest.raises(TlsError) as caught:
                     await epmm.labels.list()
     error = caught.value
@@ -132,8 +141,12 @@ def test_tls_errors_are_never_retried_by_the_policy() -> None:
 
 async def test_running_out_of_file_descriptors_says_so_with_the_limit() -> None:
     async with serve(labels_app()) as url:
-        async with EpmmClient(url, username="u", password="p",
-                              retry=RetryPolicy.none()) as epmm:
+        async with EpmmClient(
+            url,
+            username="u",
+            password="p",
+            config=ClientConfig(retry=RetryPolicy.none()),
+        ) as epmm:
             soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
             held: list[int] = []
             limit = len(os.listdir("/proc/self/fd")) + 4
@@ -176,8 +189,12 @@ async def test_a_404_page_on_the_first_call_says_the_base_url_is_wrong() -> None
 
 
 async def test_refused_connection_names_the_reason() -> None:
-    async with EpmmClient("http://127.0.0.1:9", username="u", password="p",
-                          retry=RetryPolicy.none()) as epmm:
+    async with EpmmClient(
+        "http://127.0.0.1:9",
+        username="u",
+        password="p",
+        config=ClientConfig(retry=RetryPolicy.none()),
+    ) as epmm:
         with pytest.raises(ConnectError) as caught:
             await epmm.labels.list()
     assert caught.value.errno == errno.ECONNREFUSED

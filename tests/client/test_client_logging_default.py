@@ -19,7 +19,7 @@ def test_the_operations_layer_logs_through_the_library_logger() -> None:
 SCRIPT = textwrap.dedent("""
     import asyncio
     {setup}
-    from epmm_async import EpmmClient, RetryPolicy
+    from epmm_async import ClientConfig, EpmmClient, RetryPolicy
     from epmm_async.simulator import Simulator
     from epmm_async.simulator.faults import Faults
 
@@ -29,7 +29,8 @@ SCRIPT = textwrap.dedent("""
                         paths=("/labels",), seed=1)
         async with Simulator(devices=200, seed=3, faults=faults, time_scale=0.001) as sim:
             async with EpmmClient(sim.url, username=sim.username, password=sim.password,
-                                  retry=RetryPolicy(attempts=8, initial_delay=0.001)) as epmm:
+                                  config=ClientConfig(retry=RetryPolicy(
+                                      attempts=8, initial_delay=0.001))) as epmm:
                 for _ in range(4):
                     await epmm.labels.list()
                 lost = await epmm.devices.list(status="LOST")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from loopback import serve
 
-from epmm_async import EpmmClient, RetryPolicy, TransportError
+from epmm_async import ClientConfig, EpmmClient, RetryPolicy, TransportError
 
 UUID = "8d711cdc-e93c-49b1-88d6-222f54132445"
 
@@ -27,7 +27,10 @@ async def test_a_dropped_wipe_on_a_reused_connection_is_not_resent() -> None:
     app.router.add_get("/api/v1/dm/labels", get_labels)
     app.router.add_put("/api/v1/dm/devices/wipe/{uuid}", wipe)
     async with serve(app) as url, EpmmClient(
-        url, username="u", password="p", retry=RetryPolicy(initial_delay=0.001)
+        url,
+        username="u",
+        password="p",
+        config=ClientConfig(retry=RetryPolicy(initial_delay=0.001)),
     ) as epmm:
         await epmm.labels.list()  # a pooled keep-alive connection the wipe will reuse
         try:

@@ -16,7 +16,7 @@ from aiohttp import web
 from client_support import CONTENT_TYPES
 from loopback import serve
 
-from epmm_async import EpmmClient, EpmmError, PagingError, RetryPolicy
+from epmm_async import ClientConfig, EpmmClient, EpmmError, PagingError, RetryPolicy
 
 FLEET = [f"{i:08x}-0000-4000-8000-{i:012x}" for i in range(1, 11)]
 """Ten uuids, in the server's order."""
@@ -50,7 +50,10 @@ async def scripted(pages: Pages, fmt: str) -> AsyncIterator[tuple[EpmmClient, Se
     app = web.Application()
     app.router.add_get("/api/v1/dm/devices", devices)
     async with serve(app) as url, EpmmClient(
-        url, username="u", password="p", response_format=fmt, retry=RetryPolicy.none()
+        url,
+        username="u",
+        password="p",
+        config=ClientConfig(response_format=fmt, retry=RetryPolicy.none()),
     ) as epmm:
         yield epmm, server
 
@@ -188,7 +191,10 @@ async def scripted_big(pages: Pages, fmt: str) -> AsyncIterator[tuple[EpmmClient
     app = web.Application()
     app.router.add_get("/api/v1/dm/devices", devices)
     async with serve(app) as url, EpmmClient(
-        url, username="u", password="p", response_format=fmt, retry=RetryPolicy.none()
+        url,
+        username="u",
+        password="p",
+        config=ClientConfig(response_format=fmt, retry=RetryPolicy.none()),
     ) as epmm:
         yield epmm, server
 

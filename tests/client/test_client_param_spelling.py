@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from loopback import serve
 
-from epmm_async import EpmmClient, RetryPolicy
+from epmm_async import ClientConfig, EpmmClient, RetryPolicy
 from epmm_async.core import requests
 from epmm_async.core.requests import ApiRequest
 
@@ -101,7 +101,10 @@ async def raw_queries() -> AsyncIterator[tuple[EpmmClient, list[str]]]:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)
     async with serve(app) as url, EpmmClient(
-        url, username="u", password="p", retry=RetryPolicy.none()
+        url,
+        username="u",
+        password="p",
+        config=ClientConfig(retry=RetryPolicy.none()),
     ) as epmm:
         yield epmm, received
 

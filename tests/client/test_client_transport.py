@@ -21,6 +21,7 @@ from loopback import serve
 from epmm_async import (
     AuthenticationError,
     ClientClosedError,
+    ClientConfig,
     CsvDeviceRow,
     EpmmClient,
     EpmmError,
@@ -131,7 +132,12 @@ async def test_call_after_close(mock: MockServer) -> None:
 def test_insecure_http_refused(url: str) -> None:
     with pytest.raises(ValidationError, match="http"):
         EpmmClient(url, username=USER, password=PASSWORD)
-    EpmmClient(url, username=USER, password=PASSWORD, allow_insecure_http=True)
+    EpmmClient(
+        url,
+        username=USER,
+        password=PASSWORD,
+        config=ClientConfig(allow_insecure_http=True),
+    )
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost", "http://[::1]:9"])
@@ -145,17 +151,33 @@ def test_tls_verify_options(tmp_path: object) -> None:
     assert isinstance(ctx, ssl.SSLContext)
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
     mine = ssl.create_default_context()
-    assert EpmmClient("https://h.test", username=USER, password=PASSWORD,
-                      verify=mine).transport._ssl is mine
-    assert EpmmClient("https://h.test", username=USER, password=PASSWORD,
-                      verify=False).transport._ssl is False
+    assert EpmmClient(
+        "https://h.test",
+        username=USER,
+        password=PASSWORD,
+        config=ClientConfig(verify=mine),
+    ).transport._ssl is mine
+    assert EpmmClient(
+        "https://h.test",
+        username=USER,
+        password=PASSWORD,
+        config=ClientConfig(verify=False),
+    ).transport._ssl is False
     with pytest.raises(ValidationError):
-        EpmmClient("https://h.test", username=USER, password=PASSWORD,
-                   verify="/nonexistent/ca.pem")
+        EpmmClient(
+            "https://h.test",
+            username=USER,
+            password=PASSWORD,
+            config=ClientConfig(verify="/nonexistent/ca.pem"),
+        )
     import certifi
 
-    bundle = EpmmClient("https://h.test", username=USER, password=PASSWORD,
-                        verify=certifi.where()).transport._ssl
+    bundle = EpmmClient(
+        "https://h.test",
+        username=USER,
+        password=PASSWORD,
+        config=ClientConfig(verify=certifi.where()),
+    ).transport._ssl
     assert isinstance(bundle, ssl.SSLContext) and bundle.verify_mode == ssl.CERT_REQUIRED
 
 
@@ -220,8 +242,12 @@ async def test_path_segments_quoted(server: tuple[str, Recorder], name: str, seg
 
 async def test_query_on_the_wire(server: tuple[str, Recorder]) -> None:
     url, rec = server
-    async with EpmmClient(url + "/mifs/", username=USER, password=PASSWORD,
-                          response_format="xml") as epmm:
+    async with EpmmClient(
+        url + "/mifs/",
+        username=USER,
+        password=PASSWORD,
+        config=ClientConfig(response_format="xml"),
+    ) as epmm:
         with pytest.raises(EpmmError):
             await epmm.devices.lock(b.UUID1, reason="lost it & 100% sure")
     method, raw, _, accept = rec.seen[0]

@@ -9,7 +9,7 @@ import bodies as b
 import pytest
 from client_support import MockServer
 
-from epmm_async import EpmmClient, MacAddress, ValidationError
+from epmm_async import ClientConfig, EpmmClient, MacAddress, ValidationError
 
 REG = {
     "user_id": "jdoe",
@@ -117,7 +117,12 @@ def test_mac_rejected(text: str) -> None:
 
 def test_client_options_validated() -> None:
     with pytest.raises(ValidationError):
-        EpmmClient("https://x.test", username="u", password="p", response_format="yaml")  # type: ignore[arg-type]
+        EpmmClient(
+            "https://x.test",
+            username="u",
+            password="p",
+            config=ClientConfig(response_format="yaml"),
+        )  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         EpmmClient("https://x.test", username="", password="p")
     with pytest.raises(ValidationError):

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from epmm_async import ComplianceReason, Device, DeviceStatus, EpmmClient, RegType
+from epmm_async import ClientConfig, ComplianceReason, Device, DeviceStatus, EpmmClient, RegType
 from epmm_async.simulator import Quirks, SimDevice, Simulator
 
 DEVICES = 300
@@ -51,9 +51,10 @@ def make_sim(quirks_name: str, **kwargs: Any) -> Simulator:
 
 def make_client(sim: Simulator, fmt: str, **kwargs: Any) -> EpmmClient:
     """A client for ``sim`` asking for ``fmt`` (the API account unless overridden)."""
-    kwargs.setdefault("username", sim.username)
-    kwargs.setdefault("password", sim.password)
-    return EpmmClient(sim.url, response_format=fmt, **kwargs)  # type: ignore[arg-type]
+    username = kwargs.pop("username", sim.username)
+    password = kwargs.pop("password", sim.password)
+    return EpmmClient(sim.url, username=username, password=password,
+                      config=ClientConfig(response_format=fmt, **kwargs))
 
 
 def _ts(seconds: float) -> dt.datetime:

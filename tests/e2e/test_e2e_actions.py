@@ -15,6 +15,7 @@ import pytest
 
 from epmm_async import (
     BadRequestError,
+    BulkLimits,
     DeviceNotFound,
     DeviceStatus,
     EpmmClient,
@@ -406,15 +407,13 @@ async def test_bulk_wipe_and_retire(world: World) -> None:
 async def test_bulk_limits_checked_before_sending(
     quirks_name: str, fmt: str, world_factory: Callable[..., Any]
 ) -> None:
-    async with world_factory(quirks_name, fmt, client_kwargs={"bulk_max_uuids": 5}) as (
-        sim,
-        epmm,
-    ):
+    limits = {"bulk": BulkLimits(max_uuids=5)}
+    async with world_factory(quirks_name, fmt, client_kwargs=limits) as (sim, epmm):
         uuids = list(sim.fleet.devices)
         with pytest.raises(ValidationError, match="bulk limit"):
             await epmm.bulk.action("LOCK", uuids[:6])
         # The request-line budget binds long before the uuid count.
-        epmm.bulk.limits.max_uuids = 20_000
+        epmm.bulk.limits = BulkLimits(max_uuids=20_000)
         with pytest.raises(ValidationError, match="request line"):
             await epmm.bulk.action("LOCK", uuids[:200])
         with pytest.raises(ValidationError, match="request line"):

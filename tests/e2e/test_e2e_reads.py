@@ -14,6 +14,7 @@ import pytest
 
 from epmm_async import (
     AuthenticationError,
+    ClientConfig,
     DeviceNotFound,
     DeviceStatus,
     EpmmClient,
@@ -390,7 +391,10 @@ async def test_wrong_password_and_forbidden_account(shared: Simulator, fmt: str)
     """Whatever the server's 401/403 convention (the quirk set decides), the error names both
     causes for a 401 and is never silent about which account failed."""
     async with EpmmClient(
-        shared.url, username=shared.username, password="wrong", response_format=fmt  # type: ignore[arg-type]
+        shared.url,
+        username=shared.username,
+        password="wrong",
+        config=ClientConfig(response_format=fmt),
     ) as bad:
         with pytest.raises(AuthenticationError) as info:
             await bad.devices.list()
@@ -403,7 +407,7 @@ async def test_wrong_password_and_forbidden_account(shared: Simulator, fmt: str)
         shared.url,
         username=shared.forbidden_username,
         password=shared.forbidden_password,
-        response_format=fmt,  # type: ignore[arg-type]
+        config=ClientConfig(response_format=fmt),
     ) as forbidden:
         if shared.quirks.no_role_status == 401:
             with pytest.raises(AuthenticationError) as info1:

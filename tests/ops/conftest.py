@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from epmm_async import EpmmClient, RetryPolicy
+from epmm_async import ClientConfig, EpmmClient, RetryPolicy
 from epmm_async.simulator import Simulator
 
 
@@ -20,7 +20,8 @@ async def sim() -> AsyncIterator[Simulator]:
 def client_for(sim: Simulator, **options: Any) -> EpmmClient:
     """A client for ``sim`` with fast retries."""
     options.setdefault("retry", RetryPolicy(initial_delay=0.005, max_delay=0.05, deadline=5))
-    return EpmmClient(sim.url, username=sim.username, password=sim.password, **options)
+    return EpmmClient(sim.url, username=sim.username, password=sim.password,
+                      config=ClientConfig(**options))
 
 
 @pytest.fixture

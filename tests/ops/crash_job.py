@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import msgspec
 
-from epmm_async import EpmmClient, RetryPolicy
+from epmm_async import ClientConfig, EpmmClient, RetryPolicy
 from epmm_async.ops import JobSettings
 
 
@@ -29,7 +29,7 @@ async def run(action: str, mode: str, journal: str, uuids: list[str], out: Binar
         os.environ["EPMM_URL"],
         username=os.environ["EPMM_USERNAME"],
         password=os.environ["EPMM_PASSWORD"],
-        retry=RetryPolicy(initial_delay=0.01, max_delay=0.1, deadline=10),
+        config=ClientConfig(retry=RetryPolicy(initial_delay=0.01, max_delay=0.1, deadline=10)),
     ) as epmm:
         if mode == "bulk":
             stream = epmm.ops.stream_bulk(action, uuids, settings=settings)

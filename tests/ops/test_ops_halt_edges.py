@@ -11,7 +11,7 @@ import anyio
 from aiohttp import web
 from loopback import serve
 
-from epmm_async import EpmmClient, RetryPolicy
+from epmm_async import ClientConfig, EpmmClient, RetryPolicy
 from epmm_async.ops import JobSettings, OutcomeStatus
 
 API = "/api/v1/dm"
@@ -22,9 +22,9 @@ def _uuid(i: int) -> str:
 
 
 def _client(url: str, **options: object) -> EpmmClient:
+    options.setdefault("retry", RetryPolicy(initial_delay=0.005, max_delay=0.05, deadline=5))
     return EpmmClient(url, username="admin", password="pw",
-                      retry=RetryPolicy(initial_delay=0.005, max_delay=0.05, deadline=5),
-                      **options)  # type: ignore[arg-type]
+                      config=ClientConfig(**options))  # type: ignore[arg-type]
 
 
 class _Log:

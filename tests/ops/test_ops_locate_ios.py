@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from loopback import serve
 
-from epmm_async import Device, DeviceDetails, EpmmClient, MacAddress, RetryPolicy
+from epmm_async import ClientConfig, Device, DeviceDetails, EpmmClient, MacAddress, RetryPolicy
 from epmm_async.ops import Freshness, OutcomeStatus
 from epmm_async.ops.locate import ignores_locate_now
 
@@ -77,7 +77,10 @@ class EchoServer:
 async def echo() -> AsyncIterator[tuple[EpmmClient, EchoServer]]:
     server = EchoServer()
     async with serve(server.app()) as url, EpmmClient(
-        url, username="u", password="p", retry=RetryPolicy.none()
+        url,
+        username="u",
+        password="p",
+        config=ClientConfig(retry=RetryPolicy.none()),
     ) as epmm:
         yield epmm, server
 

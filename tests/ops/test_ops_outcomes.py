@@ -8,6 +8,7 @@ from loopback import serve
 
 from epmm_async import (
     BadRequestError,
+    ClientConfig,
     ConnectError,
     DecodeError,
     DeviceNotFound,
@@ -102,7 +103,10 @@ async def test_transport_marks_a_retried_request_whose_first_attempt_was_cut() -
     app.router.add_put("/api/v1/dm/devices/lock/{uuid}", lock)
     retry = RetryPolicy(attempts=3, initial_delay=0.001, max_delay=0.002)
     async with serve(app) as url, EpmmClient(
-        url, username="u", password="p", retry=retry
+        url,
+        username="u",
+        password="p",
+        config=ClientConfig(retry=retry),
     ) as epmm:
         report = await epmm.ops.fan_out(
             "lock", ["8d711cdc-e93c-49b1-88d6-222f54132445"], reason="r"

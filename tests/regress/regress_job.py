@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import msgspec
 
-from epmm_async import EpmmClient, RetryPolicy
+from epmm_async import ClientConfig, EpmmClient, RetryPolicy
 from epmm_async.errors import EpmmError
 from epmm_async.ops import JobSettings
 
@@ -26,9 +26,15 @@ async def run(url: str, action: str, mode: str, journal: str, uuids: list[str], 
     """Run the job, appending each outcome to ``out`` as it arrives."""
     encoder = msgspec.json.Encoder()
     settings = JobSettings(journal=journal)
-    async with EpmmClient(url, username="admin", password="fake-pass-7",
-                          retry=RetryPolicy(initial_delay=0.01, max_delay=0.1, deadline=10),
-                          user_agent="regress-subprocess") as epmm:
+    async with EpmmClient(
+        url,
+        username="admin",
+        password="fake-pass-7",
+        config=ClientConfig(
+            retry=RetryPolicy(initial_delay=0.01, max_delay=0.1, deadline=10),
+            user_agent="regress-subprocess",
+        ),
+    ) as epmm:
         if mode == "bulk":
             stream = epmm.ops.stream_bulk(action, uuids, settings=settings,
                                           concurrency=concurrency)

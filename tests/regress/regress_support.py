@@ -24,7 +24,7 @@ from loopback import serve
 from typer.testing import CliRunner, Result
 
 import epmm_async.errors as errors_module
-from epmm_async import EpmmClient, RetryPolicy
+from epmm_async import ClientConfig, EpmmClient, RetryPolicy
 
 API = "/api/v1/dm"
 USERNAME = "admin"
@@ -65,7 +65,8 @@ def fast_retry(**overrides: Any) -> RetryPolicy:
 def client(url: str, **options: Any) -> EpmmClient:
     """A client of the fake server with fast retries."""
     options.setdefault("retry", fast_retry())
-    return EpmmClient(url, username=USERNAME, password=PASSWORD, **options)
+    return EpmmClient(url, username=USERNAME, password=PASSWORD,
+                      config=ClientConfig(**options))
 
 
 @dataclass(repr=False)

@@ -22,7 +22,7 @@ from regress_support import (
     uuids,
 )
 
-from epmm_async import EpmmClient
+from epmm_async import ClientConfig, EpmmClient
 from epmm_async.errors import DecodeError, ValidationError
 from epmm_async.ops import JobSettings, Operations, OutcomeStatus
 
@@ -45,7 +45,7 @@ async def test_item10_job_rate_limits_that_job_only() -> None:
     composed with the client's limit"."""
     fake = FakeEpmm()
     async with serving(fake) as url, client(url) as epmm:
-        limiter = getattr(epmm.transport, "rate_limiter", None)
+        limiter = epmm.sender.rate_limiter
         job = asyncio.create_task(epmm.ops.bulk("LOCK", uuids(4), max_uuids=1, rate=2))
         await fake.wait_for(lambda: len(fake.of("bulk:LOCK")) >= 1)
         during = await _time_plain_calls(epmm)  # at 2/s, ten calls would take 4.5 s
@@ -54,7 +54,7 @@ async def test_item10_job_rate_limits_that_job_only() -> None:
         assert report.count(OutcomeStatus.SUCCEEDED) == 4
         after = await _time_plain_calls(epmm)
         assert after < 2.0, f"plain calls after the job were throttled ({after:.1f}s)"
-        assert getattr(epmm.transport, "rate_limiter", None) is limiter
+        assert epmm.sender.rate_limiter is limiter
 
 
 async def test_item10_job_settings_do_not_change_bulk_concurrency() -> None:
@@ -326,8 +326,8 @@ async def test_item13_export_honours_max_response_bytes() -> None:
 def test_item13_default_max_response_bytes_is_well_below_512_mib() -> None:
     """Item 13: "The default `max_response_bytes` is 512 MiB per request"; the fix: "a size a
     20,000-device page fits in, not 512 MiB"."""
-    default = inspect.signature(EpmmClient).parameters["max_response_bytes"].default
+    default = ClientConfig().max_response_bytes
     assert isinstance(default, int) and 1 * MiB <= default <= 256 * MiB, default
     epmm = EpmmClient("https://epmm.example.com", username=USERNAME, password=PASSWORD)
-    effective = getattr(epmm.transport, "max_response_bytes", default)
+    effective = epmm.sender.config.max_response_bytes
     assert effective <= 256 * MiB, effective

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from epmm_async import DeviceLookupError, EpmmClient, RetryPolicy, Timeouts
+from epmm_async import ClientConfig, DeviceLookupError, EpmmClient, RetryPolicy, Timeouts
 from epmm_async.ops import JobSettings, Journal
 from epmm_async.validation import MacAddress
 
@@ -39,9 +39,11 @@ async def run(spec: dict[str, Any]) -> None:
         os.environ["EPMM_URL"],
         username=os.environ["EPMM_USERNAME"],
         password=os.environ["EPMM_PASSWORD"],
-        retry=RetryPolicy(attempts=spec["attempts"], initial_delay=0.005, max_delay=0.05,
+        config=ClientConfig(
+            retry=RetryPolicy(attempts=spec["attempts"], initial_delay=0.005, max_delay=0.05,
                           deadline=5),
-        timeouts=Timeouts(connect=1, read=spec["read_timeout"], total=3),
+            timeouts=Timeouts(connect=1, read=spec["read_timeout"], total=3),
+        ),
     ) as epmm:
         names = _names(spec)
         if spec["mode"] == "bulk":

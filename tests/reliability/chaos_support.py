@@ -37,7 +37,7 @@ from typing import Any
 import anyio
 import msgspec
 
-from epmm_async import EpmmClient, RetryPolicy, Timeouts
+from epmm_async import ClientConfig, EpmmClient, RetryPolicy, Timeouts
 from epmm_async.errors import DeviceLookupError, EpmmError, JournalError
 from epmm_async.ops import JobSettings, Journal, Outcome, OutcomeStatus
 from epmm_async.simulator import API, DestructiveRequest, Faults, ReceivedRequest, Simulator
@@ -450,10 +450,14 @@ class Trial:
     def client(self) -> EpmmClient:
         sim = self.sim
         return EpmmClient(
-            sim.url, username=sim.username, password=sim.password,
-            retry=RetryPolicy(attempts=self.plan.attempts, initial_delay=0.005,
+            sim.url,
+            username=sim.username,
+            password=sim.password,
+            config=ClientConfig(
+                retry=RetryPolicy(attempts=self.plan.attempts, initial_delay=0.005,
                               max_delay=0.05, deadline=5),
-            timeouts=Timeouts(connect=1, read=READ_TIMEOUT, total=3),
+                timeouts=Timeouts(connect=1, read=READ_TIMEOUT, total=3),
+            ),
         )
 
     def stream(

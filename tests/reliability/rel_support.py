@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from epmm_async import EpmmClient, RetryPolicy
+from epmm_async import ClientConfig, EpmmClient, RetryPolicy
 from epmm_async.ops import Outcome, OutcomeStatus
 from epmm_async.simulator import Simulator
 
@@ -28,7 +28,8 @@ def fast_retry(deadline: float = 20.0, attempts: int = 25) -> RetryPolicy:
 def client_for(sim: Simulator, **options: Any) -> EpmmClient:
     """A client for ``sim`` with fast retries unless told otherwise."""
     options.setdefault("retry", fast_retry())
-    return EpmmClient(sim.url, username=sim.username, password=sim.password, **options)
+    return EpmmClient(sim.url, username=sim.username, password=sim.password,
+                      config=ClientConfig(**options))
 
 
 def active_uuids(sim: Simulator, n: int | None = None) -> list[str]:

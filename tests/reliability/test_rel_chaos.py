@@ -33,7 +33,7 @@ import pytest
 import structlog
 from chaos_support import FAULT_KINDS, FULL, REDUCED, STOPS, Totals, run_trial
 
-from epmm_async import EpmmClient, RetryPolicy, Timeouts
+from epmm_async import ClientConfig, EpmmClient, RetryPolicy, Timeouts
 from epmm_async.errors import EpmmError, JournalError
 from epmm_async.ops import JobSettings, Journal, OutcomeStatus
 from epmm_async.simulator import Faults, Simulator
@@ -103,9 +103,15 @@ def test_chaos_covered_everything() -> None:
 
 
 def _client(sim: Simulator) -> EpmmClient:
-    return EpmmClient(sim.url, username=sim.username, password=sim.password,
-                      retry=RetryPolicy(initial_delay=0.005, max_delay=0.05, deadline=5),
-                      timeouts=Timeouts(connect=1, read=1, total=3))
+    return EpmmClient(
+        sim.url,
+        username=sim.username,
+        password=sim.password,
+        config=ClientConfig(
+            retry=RetryPolicy(initial_delay=0.005, max_delay=0.05, deadline=5),
+            timeouts=Timeouts(connect=1, read=1, total=3),
+        ),
+    )
 
 
 def _actions(sim: Simulator, after: int = 0) -> list[str]:

@@ -15,6 +15,7 @@ from loopback import serve
 from rel_support import client_for
 
 from epmm_async import (
+    ClientConfig,
     DecodeError,
     EpmmClient,
     EpmmError,
@@ -90,7 +91,7 @@ def hostile_app(seen: Seen) -> web.Application:
 
 def client(url: str, **kw: Any) -> EpmmClient:
     kw.setdefault("retry", RetryPolicy.none())
-    return EpmmClient(url, username="u", password="p-hostile", **kw)
+    return EpmmClient(url, username="u", password="p-hostile", config=ClientConfig(**kw))
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 import pytest
 from rel_support import fast_retry
 
-from epmm_async import EpmmClient
+from epmm_async import ClientConfig, EpmmClient
 from epmm_async.ops import JobSettings, OutcomeStatus
 
 PAGE = 500
@@ -45,8 +45,12 @@ async def sim_process(devices: int) -> AsyncIterator[dict[str, str]]:
 
 
 def client(info: dict[str, str]) -> EpmmClient:
-    return EpmmClient(info["url"], username=info["username"], password=info["password"],
-                      retry=fast_retry(deadline=60))
+    return EpmmClient(
+        info["url"],
+        username=info["username"],
+        password=info["password"],
+        config=ClientConfig(retry=fast_retry(deadline=60)),
+    )
 
 
 async def list_peak(devices: int) -> tuple[int, int]:

@@ -21,6 +21,7 @@ from rel_support import assert_no_secret, fast_retry, secret_forms, self_signed_
 
 from epmm_async import (
     AuthenticationError,
+    ClientConfig,
     EpmmClient,
     EpmmError,
     RetryPolicy,
@@ -28,6 +29,7 @@ from epmm_async import (
     TlsError,
     ValidationError,
 )
+from epmm_async.core import requests as core_requests
 from epmm_async.ops import JobSettings, OutcomeStatus
 from epmm_async.simulator import Faults, Simulator
 
@@ -85,10 +87,15 @@ async def test_password_never_leaks(tmp_path: Path, logs: tuple[io.StringIO, io.
         # 1. a successful job with faults (retries logged), journal + report
         journal = tmp_path / "wipe.journal"
         lock_journal = tmp_path / "lock.journal"  # a journal holds one job
-        async with EpmmClient(sim.url, username=sim.username, password=PASSWORD,
-                              retry=fast_retry(deadline=5)) as epmm:
-            texts += [repr(epmm), str(epmm), repr(epmm.transport),
-                      repr(epmm.transport.credentials)]
+        async with EpmmClient(
+            sim.url,
+            username=sim.username,
+            password=PASSWORD,
+            config=ClientConfig(retry=fast_retry(deadline=5)),
+        ) as epmm:
+            texts += [repr(epmm), str(epmm), repr(epmm.transport), repr(epmm.sender),
+                      repr(epmm.config), repr(epmm.sender.credentials),
+                      repr(epmm.sender.http_request(core_requests.labels()))]
             report = await epmm.ops.fan_out("wipe", uuids[:20], settings=JobSettings(
                 journal=str(journal), max_consecutive_outages=1000))
             blobs.append(("report", msgspec.json.encode(report)))
@@ -103,8 +110,12 @@ async def test_password_never_leaks(tmp_path: Path, logs: tuple[io.StringIO, io.
         # 2. an authentication failure: the job aborts, journal + report recorded
         sim.set_faults(Faults())
         bad_journal = tmp_path / "auth.journal"
-        async with EpmmClient(sim.url, username=sim.username, password=WRONG,
-                              retry=RetryPolicy.none()) as bad:
+        async with EpmmClient(
+            sim.url,
+            username=sim.username,
+            password=WRONG,
+            config=ClientConfig(retry=RetryPolicy.none()),
+        ) as bad:
             texts.append(repr(bad))
             report = await bad.ops.fan_out("lock", uuids, reason="x",
                                            settings=JobSettings(journal=str(bad_journal)))
@@ -117,9 +128,15 @@ async def test_password_never_leaks(tmp_path: Path, logs: tuple[io.StringIO, io.
 
     # 3. a transport failure: the server is gone (connection refused)
     dead_journal = tmp_path / "dead.journal"
-    async with EpmmClient(sim.url, username=sim.username, password=PASSWORD,
-                          retry=RetryPolicy(attempts=2, initial_delay=0.001),
-                          timeouts=Timeouts(connect=1)) as dead:
+    async with EpmmClient(
+        sim.url,
+        username=sim.username,
+        password=PASSWORD,
+        config=ClientConfig(
+            retry=RetryPolicy(attempts=2, initial_delay=0.001),
+            timeouts=Timeouts(connect=1),
+        ),
+    ) as dead:
         report = await dead.ops.bulk("WIPE", uuids, settings=JobSettings(
             journal=str(dead_journal), max_consecutive_outages=1))
         assert report.count(OutcomeStatus.FAILED) + report.count(OutcomeStatus.SKIPPED) == len(
@@ -160,7 +177,12 @@ def test_credentials_refuse_insecure_http() -> None:
         with pytest.raises(ValidationError) as caught:
             EpmmClient(url, username="u", password=PASSWORD)
         assert_no_secret(str(caught.value), secret_forms("u", PASSWORD), "refusal")
-        EpmmClient(url, username="u", password=PASSWORD, allow_insecure_http=True)
+        EpmmClient(
+            url,
+            username="u",
+            password=PASSWORD,
+            config=ClientConfig(allow_insecure_http=True),
+        )
     forms = [*secret_forms("u", PASSWORD), b"Sup3r-S3cret", b"pa:ss"]
     for url in (f"https://u:{PASSWORD}@epmm.example.com", "https://u:Sup3r-S3cret@host",
                 f"ftp://admin:{PASSWORD}@epmm.example.com", "https://u:pa:ss@[::1"):
@@ -191,16 +213,24 @@ async def test_tls_verified_by_default(cert: tuple[Path, Path]) -> None:
     app = web.Application()
     app.router.add_get("/{tail:.*}", handler)
     async with serve(app, ssl_context=ctx) as url:
-        async with EpmmClient(url, username="u", password=PASSWORD,
-                              retry=RetryPolicy(attempts=2, initial_delay=0.001)) as epmm:
+        async with EpmmClient(
+            url,
+            username="u",
+            password=PASSWORD,
+            config=ClientConfig(retry=RetryPolicy(attempts=2, initial_delay=0.001)),
+        ) as epmm:
             with pytest.raises(TlsError) as caught:
                 await epmm.labels.list()
             assert caught.value.sent is False
             with pytest.raises(TlsError):
                 await epmm.devices.wipe("8d711cdc-e93c-49b1-88d6-222f54132445")
         assert hits == []  # nothing (no credentials) was sent over the unverified connection
-        async with EpmmClient(url, username="u", password=PASSWORD,
-                              verify=str(certfile)) as epmm:
+        async with EpmmClient(
+            url,
+            username="u",
+            password=PASSWORD,
+            config=ClientConfig(verify=str(certfile)),
+        ) as epmm:
             labels = await epmm.labels.list()
         assert [label.name for label in labels] == ["All"]
         assert len(hits) == 1

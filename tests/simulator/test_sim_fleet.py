@@ -6,6 +6,7 @@ from collections import Counter
 
 from epmm_async.enums import DeviceStatus, UserSource
 from epmm_async.simulator import Fleet, Quirks
+from epmm_async.simulator.resources.devices import device_tree
 from epmm_async.simulator.wire import encode_json, encode_xml
 
 
@@ -102,10 +103,7 @@ def test_a_page_of_a_big_fleet_encodes_in_both_formats() -> None:
     # 500-device page of it encodes.
     fleet = Fleet(20_000, seed=1)
     assert len(fleet.devices) == 20_000
-    from epmm_async.simulator.server import Simulator
-
-    sim = Simulator.__new__(Simulator)
     page = list(fleet.devices.values())[:500]
-    tree = {"devices": {"device": [Simulator._device_tree(sim, d) for d in page]}}
+    tree = {"devices": {"device": [device_tree(d) for d in page]}}
     assert encode_json(tree, Quirks()).count(b'"uuid"') == 500
     assert encode_xml(tree).count(b"<uuid>") == 500

@@ -1,0 +1,438 @@
+"""The ``Sender``: an API request in, an answer or a typed error out, with the retry policy.
+
+Between the API methods and the transport: it builds the HTTP request (URL, credentials,
+format), paces it (the client's and the job's rate limits), waits for a connection slot where
+a job's halt can stop the wait, hands each attempt to the transport, and says what the answer
+means (:meth:`Sender.send`: a 2xx, the API's 404 "no data", a redirect, an error body). One
+retry loop serves :meth:`Sender.send` and :meth:`Sender.stream` alike, and it alone records
+the attempt count, whether an earlier attempt may have applied, and the retry log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TypeVar
+
+import anyio
+from yarl import URL
+
+from . import __version__
+from ._logging import get_logger
+from .config import ClientConfig
+from .core.attempts import may_have_applied
+from .core.decode import ResponseFormat, detect_format
+from .core.redact import redact_url
+from .core.requests import ApiRequest, Safety
+from .core.responses import api_error, no_data_messages, parse_retry_after
+from .credentials import Credentials
+from .errors import (
+    ApiError,
+    ClientClosedError,
+    EpmmError,
+    JobInterrupted,
+    NotFoundError,
+    RedirectError,
+)
+from .pacing import JobScope, RateLimiter, current_scope
+from .transport.base import HttpRequest, Reply, Transport
+
+__all__ = ["Response", "Sender"]
+
+log = get_logger("epmm_async")
+
+T = TypeVar("T")
+
+_ACCEPT = {"json": "application/json", "xml": "application/xml"}
+_FORM = "application/x-www-form-urlencoded"
+_JSON = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A raw answer: status, body and how it was obtained."""
+
+    status: int
+    body: bytes
+    format: ResponseFormat
+    attempts: int
+    elapsed: float
+    no_data: tuple[str, ...] | None = None
+    """For the API's 404 "no data" answer, its messages; otherwise None."""
+
+
+class Sender:
+    """Sends API requests through a transport, with retries, pacing and the API's answer
+    rules (see the module docstring)."""
+
+    def __init__(
+        self, base_url: URL, credentials: Credentials, config: ClientConfig,
+        transport: Transport,
+    ) -> None:
+        """Send to the server root ``base_url`` (checked by
+        :func:`~epmm_async.config.parse_base_url`) as ``credentials``."""
+        self.base_url = base_url
+        self.base_path = base_url.path.rstrip("/")
+        self.credentials = credentials
+        self.config = config
+        self.transport = transport
+        self.user_agent = config.user_agent or f"epmm-async/{__version__}"
+        self.rate_limiter = (
+            RateLimiter(config.rate_limit) if config.rate_limit is not None else None
+        )
+        self._root = str(base_url.origin()) + self.base_path
+        # Built once, one set per (answer format, body kind): a request only picks one.
+        self._header_sets = {
+            (fmt, body): {
+                "Authorization": credentials.header(),
+                "Accept": accept,
+                "User-Agent": self.user_agent,
+                **({"Content-Type": body} if body else {}),
+            }
+            for fmt, accept in _ACCEPT.items()
+            for body in ("", _FORM, _JSON)
+        }
+        # One slot per pooled connection: a request waits here, where a halt can stop it,
+        # never in the transport's pool queue, from which it would leave after the halt.
+        self._slots = anyio.Semaphore(config.connection_limit)
+        self._state = "new"
+        self._answered = False
+        """Whether the server has answered as the API once (a 404 page before: a wrong URL)."""
+        self._rng = random.Random()
+
+    def __repr__(self) -> str:
+        return f"Sender({str(self.base_url)!r}, user={self.credentials.username!r})"
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the transport (once)."""
+        if self._state == "closed":
+            raise ClientClosedError("this client was closed; create a new one")
+        if self._state == "new":
+            await self.transport.open()
+            self._state = "open"
+
+    async def close(self) -> None:
+        """Close the transport; nothing can be sent afterwards."""
+        self._state = "closed"
+        await self.transport.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return self._state == "closed"
+
+    def _check_open(self) -> None:
+        if self._state == "open":
+            return
+        if self._state == "closed":
+            raise ClientClosedError("the client is closed; create a new EpmmClient")
+        raise ClientClosedError(
+            "the client is not open; use 'async with EpmmClient(...) as epmm:'"
+        )
+
+    # -- sizes ------------------------------------------------------------------------------
+
+    def header_bytes(self) -> int:
+        """An upper bound on the bytes of the headers sent with a request (``Name: value``
+        CRLF each, the blank line included): what a front end's limit on request line plus
+        headers counts besides the line."""
+        own = max(sum(len(k) + len(v) + 4 for k, v in headers.items())
+                  for headers in self._header_sets.values())
+        return own + 2 + self.transport.extra_header_bytes
+
+    def request_line_length(self, req: ApiRequest) -> int:
+        """What ``req`` costs against a front end's request-line limit."""
+        return req.request_line_length(self.base_path)
+
+    def http_request(self, req: ApiRequest) -> HttpRequest:
+        """``req`` as the transport sends it: the URL below the base URL, the headers."""
+        fmt = req.wire or self.config.response_format
+        if req.form is not None:
+            return HttpRequest(req.method, self._root + req.target,
+                               self._header_sets[fmt, _FORM], req.form.encode(), req.named_path)
+        if req.json is not None:
+            return HttpRequest(req.method, self._root + req.target,
+                               self._header_sets[fmt, _JSON], req.json, req.named_path)
+        return HttpRequest(req.method, self._root + req.target, self._header_sets[fmt, ""],
+                           None, req.named_path)
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def send(self, req: ApiRequest) -> Response:
+        """Send ``req`` with the retry policy; return its answer or raise a typed error.
+
+        The API's 404 "no data" answer is returned (``Response.no_data`` set), not raised. A
+        3xx is a :class:`RedirectError`, never an answer. Inside a job
+        (:mod:`epmm_async.pacing`), no attempt starts once the job's halt is set, and every
+        wait between attempts ends at once: :class:`JobInterrupted` is raised instead.
+        """
+        self._check_open()
+        http = self.http_request(req)
+        started = time.monotonic()
+        cap = self.config.max_response_bytes
+        wire = req.wire or self.config.response_format
+        scope = current_scope()
+
+        async def attempt(number: int) -> Response:
+            await self._take_slot(req, number, scope)
+            try:
+                async with _LoggedExchange(self.transport, http, number) as reply:
+                    body = await reply.read(cap)
+                    fmt = detect_format(reply.content_type, wire)
+                    if reply.status < 300:
+                        self._answered = True
+                        return Response(reply.status, body, fmt, number,
+                                        time.monotonic() - started)
+                    empty = no_data_messages(reply.status, body, fmt)
+                    if empty is not None:
+                        self._answered = True
+                        return Response(reply.status, body, fmt, number,
+                                        time.monotonic() - started, no_data=empty)
+                    raise self._status_error(req, reply, body, fmt)
+            finally:
+                self._slots.release()
+
+        return await self._with_retries(req, attempt, scope)
+
+    @asynccontextmanager
+    async def stream(self, req: ApiRequest, chunk_size: int = 64 * 1024) -> AsyncIterator[
+        AsyncIterator[bytes]
+    ]:
+        """Open ``req`` and yield an iterator over its body chunks (for large exports).
+
+        Opening goes through the same retry loop as :meth:`send` (a 3xx or an error status is
+        raised before the first chunk); a failure mid-stream is raised as a
+        :class:`~epmm_async.errors.TransportError` (the caller has consumed part of it).
+        """
+        self._check_open()
+        http = self.http_request(req)
+        cap = self.config.max_response_bytes
+        wire = req.wire or self.config.response_format
+        scope = current_scope()
+
+        async def attempt(number: int) -> tuple[AsyncExitStack, Reply]:
+            stack = AsyncExitStack()
+            reply = await stack.enter_async_context(
+                _LoggedExchange(self.transport, http, number))
+            if reply.status < 300:
+                return stack, reply
+            async with stack:
+                body = await reply.read(cap)
+                fmt = detect_format(reply.content_type, wire)
+                raise self._status_error(req, reply, body, fmt)
+
+        # The stream holds its pooled connection until released: it holds a slot as long.
+        await self._take_slot(req, 1, scope)
+        try:
+            stack, reply = await self._with_retries(req, attempt, scope)
+            async with stack:
+                self._answered = True
+                yield reply.chunks(chunk_size)
+        finally:
+            self._slots.release()
+
+    def _status_error(
+        self, req: ApiRequest, reply: Reply, body: bytes, fmt: ResponseFormat
+    ) -> ApiError:
+        status = reply.status
+        if 300 <= status < 400:
+            location = reply.location
+            return RedirectError(
+                status,
+                method=req.method,
+                path=req.named_path,
+                location=redact_url(location) if location else None,
+            )
+        error = api_error(
+            status,
+            body,
+            fmt,
+            method=req.method,
+            path=req.named_path,
+            retry_after=parse_retry_after(reply.retry_after),
+        )
+        if type(error) is NotFoundError and not self._answered:
+            # The first answer is a web server's 404, not the API's: the URL is wrong.
+            error = NotFoundError(
+                status, error.messages, method=req.method, path=req.named_path,
+                hint=self._wrong_base_url_hint(),
+            )
+            error.wrong_base_url = True
+        elif error.messages:  # the API's own error body (a web server's page has none)
+            self._answered = True
+        return error
+
+    def _wrong_base_url_hint(self) -> str:
+        root = str(self.base_url.origin())
+        # The URL last and alone: free text is redacted word by word.
+        if self.base_path:
+            return (
+                "nothing answers here: the base_url is probably wrong; it should be the server "
+                f"root, without {self.base_path}: {root}"
+            )
+        return (
+            "nothing answers here: is this the EPMM server? (the base_url is the server root, "
+            f"not .../api/v1/dm): {root}"
+        )
+
+    # -- the retry loop ---------------------------------------------------------------------
+
+    async def _with_retries(
+        self, req: ApiRequest, attempt: Callable[[int], Awaitable[T]], scope: JobScope | None
+    ) -> T:
+        """The one retry loop (:meth:`_attempts`), and what it tells the job about the unit:
+        whether an unsafe request succeeded or may have been applied (``JobScope.acted``)."""
+        unsafe = scope if scope is not None and req.safety is Safety.UNSAFE else None
+        try:
+            result = await self._attempts(req, attempt, scope)
+        except EpmmError as error:
+            if unsafe is not None and may_have_applied(error):
+                unsafe.acted = True
+            raise
+        if unsafe is not None:
+            unsafe.acted = True
+        return result
+
+    async def _attempts(
+        self, req: ApiRequest, attempt: Callable[[int], Awaitable[T]], scope: JobScope | None
+    ) -> T:
+        """Pace, attempt, and decide with the policy whether to go on."""
+        halt = scope.halt if scope is not None else None
+        policy = self.config.retry
+        started = time.monotonic()
+        made = 0
+        maybe_applied = False
+        last: EpmmError | None = None
+        while True:
+            if not await self._pace(scope):
+                raise _interrupted(req, made, maybe_applied, last)
+            made += 1
+            try:
+                return await attempt(made)
+            except JobInterrupted:
+                # Halted while waiting for a connection slot: this attempt never left; the
+                # facts are those of the attempts before it.
+                raise _interrupted(req, made - 1, maybe_applied, last) from None
+            except EpmmError as exc:
+                error = exc
+            delay = policy.next_delay(
+                req.safety, error, made, time.monotonic() - started, self._rng
+            )
+            if delay is None:
+                error.attempts = made
+                error.earlier_attempt_may_have_applied = maybe_applied
+                raise error
+            maybe_applied = maybe_applied or may_have_applied(error)
+            last = error
+            log.info(
+                "http.retry",
+                method=req.method,
+                path=req.named_path,
+                attempt=made,
+                delay_s=round(delay, 3),
+                error=type(error).__name__,
+                status=getattr(error, "status", None),
+            )
+            if halt is None:
+                await asyncio.sleep(delay)
+            elif not await halt.sleep(delay):
+                raise _interrupted(req, made, maybe_applied, last)
+
+    async def _take_slot(self, req: ApiRequest, made: int, scope: JobScope | None) -> None:
+        """Take a connection slot (release it with ``self._slots.release()``); inside a job,
+        wait for it where a halt can end the wait, and raise JobInterrupted if it does."""
+        halt = scope.halt if scope is not None else None
+        if halt is None:
+            # A free slot is taken at once: anyio's acquire() would first give the event
+            # loop a turn, one more loop iteration per request.
+            try:
+                self._slots.acquire_nowait()
+            except anyio.WouldBlock:
+                await self._slots.acquire()
+            return
+        while True:
+            if halt.is_set():
+                raise _interrupted(req, made - 1, False, None)
+            try:
+                self._slots.acquire_nowait()
+                break
+            except anyio.WouldBlock:
+                with anyio.move_on_after(0.05):
+                    await self._slots.acquire()
+                    break
+        if halt.is_set():
+            self._slots.release()
+            raise _interrupted(req, made - 1, False, None)
+
+    async def _pace(self, scope: JobScope | None) -> bool:
+        # The client's limit, then the job's own: a job's rate never loosens the client's.
+        if scope is None:
+            return self.rate_limiter is None or await self.rate_limiter.acquire(None)
+        halt = scope.halt
+        if halt.is_set():
+            return False
+        if self.rate_limiter is not None and not await self.rate_limiter.acquire(halt):
+            return False
+        return scope.limiter is None or await scope.limiter.acquire(halt)
+
+
+class _LoggedExchange:
+    """One attempt through the transport, logged once: with its status, or with the error
+    that kept it from being answered. (A class, not a generator: it is on every request.)"""
+
+    __slots__ = ("_http", "_inner", "_number", "_t0")
+
+    def __init__(self, transport: Transport, http: HttpRequest, number: int) -> None:
+        self._inner = transport.exchange(http)
+        self._http = http
+        self._number = number
+        self._t0 = 0.0
+
+    async def __aenter__(self) -> Reply:
+        self._t0 = time.monotonic()
+        try:
+            reply = await self._inner.__aenter__()
+        except EpmmError as error:
+            self._log(None, type(error).__name__)
+            raise
+        self._log(reply.status, None)
+        return reply
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        return await self._inner.__aexit__(kind, error, tb)
+
+    def _log(self, status: int | None, error: str | None) -> None:
+        if not log.enabled(logging.DEBUG):  # the usual case: build nothing
+            return
+        log.debug(
+            "http.request",
+            method=self._http.method,
+            path=self._http.path,
+            status=status,
+            attempt=self._number,
+            elapsed_ms=round((time.monotonic() - self._t0) * 1000, 1),
+            error=error,
+        )
+
+
+def _interrupted(
+    req: ApiRequest, made: int, maybe_applied: bool, last: EpmmError | None
+) -> JobInterrupted:
+    after = f" after {made} attempt(s), the last: {last}" if last is not None else ""
+    error = JobInterrupted(
+        f"job stopped before sending {req.method} {req.named_path}{after}", last_error=last
+    )
+    error.attempts = made
+    error.earlier_attempt_may_have_applied = maybe_applied
+    return error
