@@ -68,6 +68,12 @@ class EpmmClient:
         """All countries."""
         self.bulk = BulkApi(self.sender, self.bulk_limits)
         """One bulk-action or send-message request."""
+        if self.request_budget() < 256:
+            raise ValidationError(
+                f"bulk.max_request_bytes={self.bulk_limits.max_request_bytes} leaves "
+                f"{self.request_budget()} bytes for a request line beside this client's "
+                "headers: too little for any bulk request"
+            )
         self.runs = Runs()
         """The operations' job runs: halted and awaited when the client closes."""
         self._ops: Operations | None = None

@@ -8,6 +8,7 @@ CLI's profiles build the same object. It holds no secret (credentials travel apa
 from __future__ import annotations
 
 import ipaddress
+import math
 import ssl
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -51,8 +52,11 @@ class Timeouts:
     def __post_init__(self) -> None:
         for name in ("connect", "read", "total"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not value > 0):
-                raise ValidationError(f"timeouts.{name} must be positive seconds or None")
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, int | float)
+                                      or not 0 < value < math.inf):
+                raise ValidationError(
+                    f"timeouts.{name} must be a positive, finite number of seconds or None")
 
 
 def _positive_int(value: object, what: str) -> None:
@@ -124,7 +128,8 @@ class ClientConfig:
         _positive_int(self.connection_limit, "connection_limit")
         _positive_int(self.max_response_bytes, "max_response_bytes")
         if self.rate_limit is not None and (
-            isinstance(self.rate_limit, bool) or not self.rate_limit > 0
+            isinstance(self.rate_limit, bool) or not isinstance(self.rate_limit, int | float)
+            or not 0 < self.rate_limit < math.inf
         ):
             raise ValidationError(f"rate_limit must be positive, not {self.rate_limit!r}")
         if not isinstance(self.verify, bool | str | ssl.SSLContext):

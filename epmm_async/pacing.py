@@ -42,8 +42,15 @@ class Halt:
         return self._event.is_set() or (self._also is not None and self._also.is_set())
 
     async def wait(self) -> None:
-        """Return when the signal is set."""
-        await self._event.wait()
+        """Return when the signal is set (or ``also`` is)."""
+        if self._also is None:
+            await self._event.wait()
+            return
+        # Either event ends the wait: a caller's stop must cut a wait short even where no
+        # watcher task turns it into set() (a job's device look-ups, say).
+        async with anyio.create_task_group() as group:
+            for event in (self._event, self._also):
+                group.start_soon(_cancel_when_set, event, group.cancel_scope)
 
     async def sleep(self, seconds: float) -> bool:
         """Sleep ``seconds``; return False (at once) if the signal is or becomes set."""
@@ -52,9 +59,14 @@ class Halt:
         if seconds <= 0:
             return True
         with anyio.move_on_after(seconds):
-            await self._event.wait()
+            await self.wait()
             return False
         return True
+
+
+async def _cancel_when_set(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
 
 class RateLimiter:

@@ -16,6 +16,7 @@ Exponential backoff with full jitter, a cap per wait, a deadline over all attemp
 from __future__ import annotations
 
 import errno
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -55,6 +56,23 @@ class RetryPolicy:
     """A ``Retry-After`` longer than this is not waited for: the error is raised instead."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
+            raise ValidationError(f"attempts must be an integer, not {self.attempts!r}")
+        for name in ("initial_delay", "multiplier", "max_delay", "jitter", "max_retry_after"):
+            value = getattr(self, name)
+            # NaN compares false with everything: a NaN delay would wait forever or never.
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                math.isfinite(value)
+            ):
+                raise ValidationError(f"{name} must be a finite number, not {value!r}")
+        if self.deadline is not None and (
+            isinstance(self.deadline, bool) or not isinstance(self.deadline, int | float)
+            or math.isnan(self.deadline)
+        ):
+            raise ValidationError(f"deadline must be a number of seconds or None, "
+                                  f"not {self.deadline!r}")
+        if self.max_retry_after < 0:
+            raise ValidationError("max_retry_after must not be negative")
         if self.attempts < 1:
             raise ValidationError("attempts must be at least 1")
         if self.initial_delay < 0 or self.max_delay < 0 or self.multiplier < 1:

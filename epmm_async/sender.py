@@ -78,7 +78,9 @@ class Sender:
         """Send to the server root ``base_url`` (checked by
         :func:`~epmm_async.config.parse_base_url`) as ``credentials``."""
         self.base_url = base_url
-        self.base_path = base_url.path.rstrip("/")
+        # The path as it is written (raw): it is sent as it is, so an escape in it (%23, %3F,
+        # %20) must stay an escape, never become a '#', '?' or a space in the request line.
+        self.base_path = base_url.raw_path.rstrip("/")
         self.credentials = credentials
         self.config = config
         self.transport = transport
@@ -259,6 +261,10 @@ class Sender:
             path=req.named_path,
             retry_after=parse_retry_after(reply.retry_after),
         )
+        scrubbed = tuple(self.credentials.scrub(m) for m in error.messages)
+        if scrubbed != error.messages:
+            error = type(error)(status, scrubbed, method=req.method, path=req.named_path,
+                                retry_after=error.retry_after)
         if type(error) is NotFoundError and not self._answered:
             # The first answer is a web server's 404, not the API's: the URL is wrong.
             error = NotFoundError(

@@ -274,9 +274,34 @@ def _message_only(raw: object) -> tuple[str, ...]:
     return _texts(raw)
 
 
+def _bulk_answer(body: bytes, fmt: ResponseFormat) -> BulkAnswer:
+    """A bulk or send-message answer. ``{}`` (an empty root) is one: a success with nothing
+    to report may omit every element. A body holding only other keys (a login page's JSON,
+    ``{"successful": false}``) or a v2 page is not: a DecodeError, so no device of it reads
+    SUCCEEDED."""
+    env = _answer(body, fmt, BulkAnswer)
+    if env.results is not UNSET:
+        raise DecodeError("an API v2 page ('results'), not a bulk answer")
+    known = (env.listed, env.messages, env.total_count, env.invalid_devices,
+             env.failed_devices, env.message_sent_failed)
+    if all(value is UNSET for value in known) and not _empty_root(body, fmt):
+        raise DecodeError("the answer carries none of the API's fields (messages, "
+                          "invalidDevices)")
+    return env
+
+
+def _empty_root(body: bytes, fmt: ResponseFormat) -> bool:
+    """Whether the body is an empty answer: ``{}``, an empty root element, or either
+    wrapped in the root element."""
+    tree = parse_tree(body, fmt)
+    if isinstance(tree, dict) and list(tree) == [ROOT_ELEMENT]:
+        tree = tree[ROOT_ELEMENT]
+    return tree in ({}, None, "")
+
+
 def decode_bulk(body: bytes, fmt: ResponseFormat) -> BulkResult:
     """The answer of one bulk-action request."""
-    env = _answer(body, fmt, BulkAnswer)
+    env = _bulk_answer(body, fmt)
     return BulkResult(
         messages=_message_only(_given(env.messages)),
         invalid_devices=_invalid_list(env),
@@ -287,7 +312,7 @@ def decode_bulk(body: bytes, fmt: ResponseFormat) -> BulkResult:
 
 def decode_message_result(body: bytes, fmt: ResponseFormat) -> MessageResult:
     """The answer of send-message."""
-    env = _answer(body, fmt, BulkAnswer)
+    env = _bulk_answer(body, fmt)
     failed = env.message_sent_failed
     # The element's presence is the flag: <messageSentFailed/> parses as None (XML) or ""
     # (mapped JSON); only an explicit "false" clears it.

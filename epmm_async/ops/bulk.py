@@ -323,13 +323,17 @@ def send_message_handler(
         elapsed = time.monotonic() - started
         invalid = {u.strip().upper() if by_mac else u.strip().lower()
                    for u in result.invalid_devices}
+        # "Sending failed" naming no device: which ones got it is not known.
+        unnamed = result.message_sent_failed and not invalid
         return UnitResult(
             [
                 Outcome(
                     device=d,
                     action=action,
-                    status=OutcomeStatus.INVALID if d in invalid else OutcomeStatus.SUCCEEDED,
-                    reason="invalid_device" if d in invalid else None,
+                    status=(OutcomeStatus.INVALID if d in invalid else
+                            OutcomeStatus.UNKNOWN if unnamed else OutcomeStatus.SUCCEEDED),
+                    reason=("invalid_device" if d in invalid else
+                            "message_sent_failed" if unnamed else None),
                     attempts=result.attempts,
                     elapsed=elapsed,
                 )

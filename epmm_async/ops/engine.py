@@ -63,6 +63,10 @@ _CLOSE_GRACE = 2.0
 it releases the run's hand-overs (the attempts still finish and are journalled)."""
 
 
+class CallCancelledError(Exception):
+    """A per-device call ended in a CancelledError its task was not sent."""
+
+
 class Runs:
     """The job runs a client owns: halted and awaited when the client closes."""
 
@@ -244,7 +248,16 @@ class _Run(Generic[U]):
         scope = JobScope(self.halt, self.limiter)
         with job_scope(scope):
             try:
-                result = await self.plan.handle(unit)
+                try:
+                    result = await self.plan.handle(unit)
+                except asyncio.CancelledError as cancelled:
+                    # A CancelledError this task was not sent (the caller's call awaited a
+                    # future someone else cancelled) is that call's failure, not the job's
+                    # cancellation: it must not end every other device's run.
+                    task = asyncio.current_task()
+                    if task is None or task.cancelling():
+                        raise
+                    raise CallCancelledError(str(cancelled) or "the call was cancelled") from None
             except Exception as exc:
                 # Not an EpmmError: the caller's own call (stream_each) raised after it may
                 # have sent its request, e.g. its own timeout. That device's outcome is

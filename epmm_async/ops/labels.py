@@ -210,6 +210,9 @@ class _Cap:
         self.guessing = True
         self.accepted = 0
         self.halved = 0
+        self.single_refusals = 0
+        """Single devices refused as too large: after two, the server's "too large" is not
+        about size, and the rest is not sent one request per device."""
         self.allowance = 4 * most.bit_length()
 
     def size(self) -> int:
@@ -320,6 +323,15 @@ class _MembershipSender:
                 parts.failed += 1
                 parts.error = error
                 parts.outcomes += [self._failed(d, error, parts) for d in piece]
+                if size == 1 and _says_too_large(error):
+                    self.cap.single_refusals += 1
+                    if self.cap.single_refusals >= 2 and rest:
+                        # Not sent: certainly not applied (FAILED, sent again by a resume).
+                        log.info("labels.too_large_not_size", action=self.action,
+                                 not_sent=len(rest))
+                        parts.outcomes += [replace(self._failed(d, error, parts), attempts=0)
+                                           for d in rest]
+                        return
             else:
                 assert result is not None
                 if result.successful or result.records:
@@ -382,7 +394,9 @@ class _MembershipSender:
             elif line is not None:
                 detail = line.message
             elif not result.records and not result.successful:
-                status, reason = OutcomeStatus.FAILED, "unsuccessful"
+                # Not "certainly not applied": a server may have applied some devices of the
+                # request before saying so. UNKNOWN; a resume sends them again (idempotent).
+                status, reason = OutcomeStatus.UNKNOWN, "unsuccessful"
                 error = "the server answered successful: false, naming no device"
             elif not confirmed:
                 status, reason = OutcomeStatus.UNKNOWN, "unconfirmed"

@@ -90,7 +90,7 @@ class V2Api:
         self._reading = offset_reading
         self._prefix = prefix
         self._space: int | None = None
-        self._space_lock = asyncio.Lock()
+        self._discovery: asyncio.Task[int] | None = None
 
     def __repr__(self) -> str:
         """``V2Api(space=...)``."""
@@ -121,12 +121,20 @@ class V2Api:
             return self._config.device_space_id
         if self._space is not None:
             return self._space
-        async with self._space_lock:
-            if self._space is None:
-                self._space = await self._discover_space()
-            return self._space
+        # One discovery in flight, shared by every caller, whether it succeeds or fails (a
+        # lock would let each queued caller ask again a server that just failed). Shielded:
+        # one caller cancelled does not cancel the others' answer.
+        task = self._discovery
+        if task is None or (task.done() and (task.cancelled() or task.exception())):
+            task = asyncio.get_running_loop().create_task(self._discover_space())
+            task.add_done_callback(_retrieve)
+            self._discovery = task
+        space = await asyncio.shield(task)
+        self._space = space
+        return space
 
     async def _discover_space(self) -> int:
+        """Ask ``device_spaces/mine`` (a failure is raised, and the next call asks again)."""
         resp, where = await self._send(requests.device_spaces_mine())
         spaces = [] if resp.no_data is not None else decode_device_spaces(resp.body, where)
         if not spaces:
@@ -281,3 +289,9 @@ class V2Api:
             for i in walk.take([key(r) for r in records], total_count=page.total_count,
                                has_more=page.has_more):
                 yield records[i]
+
+
+def _retrieve(task: asyncio.Task[int]) -> None:
+    """Mark a discovery's failure as seen: its callers may all have gone."""
+    if not task.cancelled():
+        task.exception()

@@ -192,8 +192,13 @@ def decode_ping(body: bytes, where: Where) -> Ping:
 
 
 def decode_device_spaces(body: bytes, where: Where) -> list[DeviceSpace]:
-    """``{"results": [{"id": 1, ...}, ...]}``; no results: an empty list."""
-    return _decode(body, _SpacesAnswer, where, "the device spaces").results or []
+    """``{"results": [{"id": 1, ...}, ...]}``; ``"results": []``: an empty list. A body
+    without ``results`` (``{}``, a login page's JSON) is not an answer: a DecodeError, never
+    the global space by default."""
+    results = _decode(body, _SpacesAnswer, where, "the device spaces").results
+    if results is None:
+        raise _error(where, "the device spaces answer has no results")
+    return results
 
 
 def decode_search_page(body: bytes, where: Where) -> Page[DeviceRecord]:

@@ -229,10 +229,40 @@ async def test_a_slow_transport_answer_is_cancelled_promptly() -> None:
     {"timeouts": 5},
     {"retry": "none"},
     {"user_agent": "bad\nagent"},
+    {"rate_limit": float("nan")},
+    {"rate_limit": float("inf")},
+    {"timeouts": Timeouts(total=None, connect=None, read=None).__class__},
 ])
 def test_a_bad_option_is_refused_when_the_config_is_built(options: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         ClientConfig(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("options", [
+    {"max_delay": float("nan")}, {"initial_delay": float("nan")}, {"deadline": float("nan")},
+    {"attempts": 2.5}, {"attempts": "3"}, {"max_retry_after": -1},
+    {"max_retry_after": float("nan")},
+])
+def test_a_retry_policy_that_would_hang_or_spin_is_refused(options: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        RetryPolicy(**options)  # type: ignore[arg-type]
+
+
+def test_limits_that_leave_no_room_for_a_request_are_refused_at_construction() -> None:
+    with pytest.raises(ValidationError, match="max_request_bytes"):
+        EpmmClient(BASE, username="u", password="p",
+                   config=ClientConfig(bulk=BulkLimits(max_request_bytes=100)))
+
+
+@pytest.mark.parametrize("path", ["/x%23y", "/a%3Fb", "/my%20api"])
+async def test_an_escape_in_the_base_path_stays_an_escape(path: str) -> None:
+    transport = MemoryTransport()
+    async with EpmmClient(BASE + path, username="u", password="p",
+                          transport=transport) as epmm:
+        with pytest.raises(NotFoundError):
+            await epmm.labels.list()
+    [sent] = transport.requests
+    assert sent.url == f"{BASE}{path}/api/v1/dm/labels"
 
 
 def test_bad_limits_and_timeouts_are_refused() -> None:
@@ -240,8 +270,9 @@ def test_bad_limits_and_timeouts_are_refused() -> None:
         BulkLimits(max_uuids=0)
     with pytest.raises(ValidationError):
         BulkLimits(max_request_line=10)
-    with pytest.raises(ValidationError):
-        Timeouts(connect=-1)
+    for bad in (-1, 0, float("nan"), float("inf"), True, "5"):
+        with pytest.raises(ValidationError):
+            Timeouts(connect=bad)  # type: ignore[arg-type]
 
 
 def test_config_is_frozen_and_its_copies_are_checked() -> None:
@@ -311,3 +342,20 @@ async def test_open_turns_the_resend_switch_off() -> None:
         assert transport._session._retry_connection is False
     finally:
         await transport.close()
+
+
+async def test_a_server_echoing_the_credentials_does_not_put_them_in_errors() -> None:
+    def echo(request: HttpRequest) -> Canned:
+        header = request.headers["Authorization"]
+        return Canned.json({"messages": {"message": [f"bad auth header {header}",
+                                                     "password was pw-memory"]}}, 400)
+
+    transport = MemoryTransport()
+    transport.on("GET", "/labels", echo)
+    async with client(transport) as epmm:
+        with pytest.raises(Exception) as caught:
+            await epmm.labels.list()
+    text = str(caught.value) + repr(caught.value) + repr(getattr(caught.value, "messages", ""))
+    token = transport.requests[0].headers["Authorization"].split()[1]
+    assert token not in text and "pw-memory" not in text
+    assert "***" in text

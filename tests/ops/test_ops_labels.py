@@ -9,6 +9,7 @@ import asyncio
 import inspect
 import json
 import math
+import os
 import random
 import re
 import shutil
@@ -124,7 +125,7 @@ def one_each(outcomes: list[Outcome], devices: list[str]) -> dict[str, Outcome]:
 # -- an unknown cap: split, learnt, never exceeded ----------------------------------------------
 
 
-@pytest.mark.parametrize("trial", range(8))
+@pytest.mark.parametrize("trial", range(8 if os.environ.get("EPMM_THOROUGH") else 3))
 async def test_30000_devices_against_a_cap_the_client_does_not_know(trial: int) -> None:
     rng = random.Random(trial)
     cap = rng.choice([rng.randint(2, 12), rng.randint(13, 99), rng.randint(100, 200)])
@@ -223,8 +224,8 @@ async def test_a_record_per_device_confirms_each_even_when_not_successful() -> N
 
 
 @pytest.mark.parametrize(("answer", "status", "reason"), [
-    ({"successful": False}, F, "unsuccessful"),
-    ({"successful": False, "results": {"records": []}}, F, "unsuccessful"),
+    ({"successful": False}, U, "unsuccessful"),
+    ({"successful": False, "results": {"records": []}}, U, "unsuccessful"),
     ({"successful": True, "results": {"records": [
         {"device": "someone-else", "failureCode": "X"}]}}, U, "unconfirmed"),
     ({"successful": True}, S, None),

@@ -148,3 +148,115 @@ async def test_the_plan_is_what_is_sent(fmt: str) -> None:
     assert sent == planned
     assert report.count(OutcomeStatus.SUCCEEDED) == len(ids)
     assert msgspec.json.encode(sorted(o.device for o in report.outcomes))
+
+
+# -- found by review: each promise below broke once ----------------------------------------
+
+
+async def test_a_call_that_awaits_a_cancelled_future_loses_only_its_own_outcome() -> None:
+    """One device's call raising CancelledError (a shared future someone else cancelled)
+    while its task is not being cancelled is that device's UNKNOWN; the rest go on."""
+    for bad in (0, 3, 19):
+        ids = [uuid(i) for i in range(20)]
+        gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        gone.cancel()
+        transport = MemoryTransport()
+        transport.on("PUT", re.compile(r"/devices/lock/.*"), action_answer)
+        async with client(transport) as epmm:
+            async def call(device: object, epmm: EpmmClient = epmm, bad_id: str = ids[bad],
+                           gone: asyncio.Future[None] = gone) -> object:
+                if device == bad_id:
+                    await gone
+                return await epmm.devices.lock(device, reason="x")  # type: ignore[arg-type]
+
+            outcomes = [o async for o in epmm.ops.stream_each("lock", ids, call, concurrency=4)]
+        by_device = {o.device: o for o in outcomes}
+        assert sorted(by_device) == sorted(ids)
+        assert by_device[ids[bad]].status is OutcomeStatus.UNKNOWN
+        assert sum(o.status is OutcomeStatus.SUCCEEDED for o in outcomes) == len(ids) - 1
+        assert len(transport.requests) == len(ids) - 1
+
+
+@pytest.mark.parametrize("body", [
+    {"error": "session expired", "login": "/mifs/login.jsp"},
+    {"successful": False},
+    {"results": [], "totalCount": 0},
+])
+@pytest.mark.parametrize("action", ["LOCK", "WIPE", "message"])
+async def test_a_2xx_that_is_not_a_bulk_answer_is_never_succeeded(
+        body: dict[str, object], action: str) -> None:
+    ids = [uuid(i) for i in range(5)]
+    transport = MemoryTransport()
+    transport.on("POST", re.compile(r"/bulk/.*|/devices/sendmessage.*"), Canned.json(body))
+    transport.on("PUT", re.compile(r"/bulk/.*|/devices/sendmessage.*"), Canned.json(body))
+    async with client(transport) as epmm:
+        if action == "message":
+            report = await epmm.ops.send_message(ids, message="hi", mode="sms")
+        else:
+            report = await epmm.ops.bulk(action, ids)
+    assert len(transport.requests) >= 1
+    assert report.count(OutcomeStatus.SUCCEEDED) == 0
+    assert report.count(OutcomeStatus.UNKNOWN) == len(ids)
+
+
+@pytest.mark.parametrize("body", [{}, {"deviceManagementWebServiceResponse": {}}])
+async def test_an_empty_bulk_answer_is_still_a_success(body: dict[str, object]) -> None:
+    transport = MemoryTransport()
+    transport.on("POST", BULK, Canned.json(body))
+    async with client(transport) as epmm:
+        report = await epmm.ops.bulk("LOCK", [uuid(1), uuid(2)])
+    assert report.count(OutcomeStatus.SUCCEEDED) == 2
+
+
+async def test_message_sending_failed_for_unnamed_devices_is_unknown() -> None:
+    ids = [uuid(i) for i in range(3)]
+    transport = MemoryTransport()
+    answer = Canned.json({"messages": {"message": "failed"}, "messageSentFailed": True})
+    transport.on("POST", re.compile(r".*sendmessage.*"), answer)
+    transport.on("PUT", re.compile(r".*sendmessage.*"), answer)
+    async with client(transport) as epmm:
+        report = await epmm.ops.send_message(ids, message="hi", mode="sms")
+    assert report.count(OutcomeStatus.UNKNOWN) == len(ids)
+
+
+async def test_a_stop_cuts_short_a_label_jobs_look_up_wait() -> None:
+    """The label look-up before any membership request waits out a Retry-After of 20 s;
+    a stop set meanwhile ends the wait at once (a generous bound tells it from 20 s)."""
+    import time
+
+    import anyio
+
+    from epmm_async.ops import JobSettings
+
+    transport = MemoryTransport()
+    transport.on("GET", "/api/v2/device_spaces/mine", Canned.json({"results": [{"id": 1}]}))
+    transport.on("GET", "/api/v2/labels/label_summary",
+                 Canned.json({"messages": ["busy"]}, status=503, retry_after="20"))
+    async with client(transport, retry=RetryPolicy(attempts=3, max_retry_after=60)) as epmm:
+        stop = anyio.Event()
+
+        async def stopper() -> None:
+            await asyncio.sleep(0.1)
+            stop.set()
+
+        helper = asyncio.create_task(stopper())
+        started = time.monotonic()
+        report = await epmm.ops.label_add("L", [uuid(1)], settings=JobSettings(stop=stop))
+        await helper
+    assert time.monotonic() - started < 10
+    assert report.count(OutcomeStatus.CANCELLED) == 1
+    assert not transport.received("PUT")
+
+
+async def test_a_server_refusing_every_size_does_not_get_one_request_per_device() -> None:
+    transport = MemoryTransport()
+    transport.on("GET", "/api/v2/device_spaces/mine", Canned.json({"results": [{"id": 1}]}))
+    transport.on("GET", "/api/v2/labels/label_summary", Canned.json(
+        {"results": [{"id": 7, "name": "L", "isStatic": True}], "totalCount": 1}))
+    transport.on("PUT", "/api/v2/devices/labels/L/add", Canned.json({"messages": []}, 413))
+    ids = [uuid(i) for i in range(1000)]
+    async with client(transport) as epmm:
+        report = await epmm.ops.label_add("L", ids)
+    assert sorted(o.device for o in report.outcomes) == sorted(ids)
+    assert report.count(OutcomeStatus.FAILED) == len(ids)
+    assert len(transport.received("PUT")) < 40

@@ -26,8 +26,8 @@ from v2_support import (
 )
 
 from epmm_async import RetryPolicy
-from epmm_async.errors import DecodeError, PagingError, ServerError, ValidationError
-from epmm_async.transport import Canned, MemoryTransport
+from epmm_async.errors import DecodeError, EpmmError, PagingError, ServerError, ValidationError
+from epmm_async.transport import Canned, HttpRequest, MemoryTransport
 from epmm_async.v2 import Q, V2Api
 
 UUID = uuid_of(7)
@@ -67,7 +67,7 @@ async def test_the_device_space_is_discovered_once_for_concurrent_first_callers(
 
 
 @pytest.mark.parametrize("answer", [
-    Canned.json({"results": []}), Canned.json({}),
+    Canned.json({"results": []}),
     Canned.json({"messages": [{"localizedMessage": "none"}]}, status=404)])
 async def test_no_space_listed_falls_back_to_the_global_space_with_a_debug_event(
         answer: Canned) -> None:
@@ -78,6 +78,34 @@ async def test_no_space_listed_falls_back_to_the_global_space_with_a_debug_event
             assert await v2(epmm).device_space() == 1
     assert [e["event"] for e in events if e["log_level"] == "debug"
             and e["event"].startswith("v2.")] == ["v2.device_space.default"]
+
+
+@pytest.mark.parametrize("body", [{}, {"results": None}, {"error": "session expired"}])
+async def test_a_non_answer_is_not_taken_for_the_global_space(body: object) -> None:
+    transport = MemoryTransport()
+    transport.on("GET", "/api/v2/device_spaces/mine", Canned.json(body))
+    async with client(transport, device_space_id=None) as epmm:
+        with pytest.raises(DecodeError):
+            await v2(epmm).device_space()
+
+
+async def test_concurrent_callers_share_one_failed_discovery() -> None:
+    """A failing discovery is asked once for every caller waiting on it, not once each."""
+    async def down(request: HttpRequest) -> Canned:
+        await asyncio.sleep(0.01)
+        return Canned.json({"messages": ["down"]}, status=400)
+
+    transport = MemoryTransport()
+    transport.on("GET", "/api/v2/device_spaces/mine", down)
+    async with client(transport, device_space_id=None) as epmm:
+        api = v2(epmm)
+        results = await asyncio.gather(*(api.device_space() for _ in range(20)),
+                                       return_exceptions=True)
+        assert all(isinstance(r, EpmmError) for r in results)
+        assert len(transport.received("GET", "/api/v2/device_spaces/mine")) == 1
+        with pytest.raises(EpmmError):
+            await api.device_space()  # a failure is not kept: asked again
+        assert len(transport.received("GET", "/api/v2/device_spaces/mine")) == 2
 
 
 async def test_a_failed_discovery_is_raised_and_asked_again_next_time() -> None:

@@ -118,7 +118,9 @@ def test_small_answers() -> None:
     assert decode_ping(b"{}", W).vsp_version is None
     spaces = decode_device_spaces(enc({"results": [{"id": "3", "name": "EU", "x": 1}]}), W)
     assert [(s.id, s.name) for s in spaces] == [(3, "EU")]
-    assert decode_device_spaces(b'{"results": null}', W) == []
+    assert decode_device_spaces(b'{"results": []}', W) == []
+    with pytest.raises(DecodeError):  # no results: not an answer, never "no space listed"
+        decode_device_spaces(b'{"results": null}', W)
     assert decode_count(b'{"totalCount": 4, "x": 1}', W) == 4
     assert [f.name for f in decode_search_fields(enc({"results": [{"name": "a.b"}]}), W)] \
         == ["a.b"]
