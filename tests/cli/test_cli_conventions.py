@@ -164,6 +164,7 @@ def read_pty(master: int, proc: subprocess.Popen[bytes]) -> bytes:
     return b"".join(chunks)
 
 
+@pytest.mark.slow  # a subprocess of its own, seconds each: make test-all
 @pytest.mark.parametrize("quiet", [False, True])
 def test_a_long_read_shows_a_spinner_with_a_count_on_a_terminal(
     slow: SimThread, tmp_path: Path, quiet: bool
@@ -439,6 +440,7 @@ def test_version_help_and_examples(cli: Invoke) -> None:
     assert r.exit_code == 0 and "list" in r.stdout
 
 
+@pytest.mark.slow  # a subprocess of its own, seconds each: make test-all
 def test_shell_completion(tmp_path: Path) -> None:
     proc = run_epmm("--show-completion", "bash")
     assert proc.returncode == 0 and "_EPMM_COMPLETE" in proc.stdout and proc.stderr == ""
@@ -527,6 +529,7 @@ def test_wire_and_the_deprecated_format(cli: Invoke) -> None:
 # -- 13. the simulator and Device's repr ---------------------------------------------------
 
 
+@pytest.mark.slow  # a subprocess of its own, seconds each: make test-all
 def test_the_standalone_simulator_does_not_print_a_traceback_when_a_reader_leaves() -> None:
     env = {**os.environ, "EPMM_SIM_PASSWORD": "secret"}
     sim = subprocess.Popen(

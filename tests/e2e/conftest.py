@@ -3,8 +3,8 @@
 Every test runs in both response formats (``fmt``) and four quirk sets (``quirks_name``):
 ``real`` (``Quirks()``, what real servers do: Jettison-typed JSON), ``quoted``
 (``Quirks.quoted()``, every scalar a string, the dialect older evidence suggested), ``clean``
-(``Quirks.clean()``, all off) and ``optional`` (the quirks that are off by default, switched
-on). The simulator's fleet is the
+(``Quirks.clean()``, all off; in ``make test-all`` only) and ``optional`` (the quirks that
+are off by default, switched on). The simulator's fleet is the
 ground truth; :class:`Truth` turns a ``SimDevice`` into what the client must decode.
 """
 
@@ -149,7 +149,10 @@ def truth() -> type[Truth]:
     return Truth
 
 
-@pytest.fixture(params=list(QUIRKS), scope="module")
+# "clean" (every quirk off: no real server's dialect) runs in make test-all only, to keep
+# make test under five minutes.
+@pytest.fixture(params=[pytest.param(name, marks=pytest.mark.slow) if name == "clean" else name
+                        for name in QUIRKS], scope="module")
 def quirks_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
