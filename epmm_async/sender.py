@@ -156,15 +156,10 @@ class Sender:
 
     def http_request(self, req: ApiRequest) -> HttpRequest:
         """``req`` as the transport sends it: the URL below the base URL, the headers."""
-        fmt = req.wire or self.config.response_format
-        if req.form is not None:
-            return HttpRequest(req.method, self._root + req.target,
-                               self._header_sets[fmt, _FORM], req.form.encode(), req.named_path)
-        if req.json is not None:
-            return HttpRequest(req.method, self._root + req.target,
-                               self._header_sets[fmt, _JSON], req.json, req.named_path)
-        return HttpRequest(req.method, self._root + req.target, self._header_sets[fmt, ""],
-                           None, req.named_path)
+        kind, body = ((_FORM, req.form.encode()) if req.form is not None else
+                      (_JSON, req.json) if req.json is not None else ("", None))
+        headers = self._header_sets[req.wire or self.config.response_format, kind]
+        return HttpRequest(req.method, self._root + req.target, headers, body, req.named_path)
 
     # -- sending ----------------------------------------------------------------------------
 
