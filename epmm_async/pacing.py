@@ -18,7 +18,7 @@ import anyio
 
 from .errors import ValidationError
 
-__all__ = ["Halt", "JobScope", "RateLimiter", "current_scope", "job_scope"]
+__all__ = ["Halt", "JobScope", "RateLimiter", "current_scope", "job_scope", "outside_jobs"]
 
 
 class Halt:
@@ -114,6 +114,14 @@ class JobScope:
 _SCOPE: contextvars.ContextVar[JobScope | None] = contextvars.ContextVar(
     "epmm_job_scope", default=None
 )
+
+
+def outside_jobs() -> contextvars.Context:
+    """A copy of the running context with no job scope: for work shared by callers of
+    several jobs (one job's halt or rate limit must not decide it for the others)."""
+    context = contextvars.copy_context()
+    context.run(_SCOPE.set, None)
+    return context
 
 
 def current_scope() -> JobScope | None:

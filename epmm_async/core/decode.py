@@ -296,6 +296,8 @@ def _empty_root(body: bytes, fmt: ResponseFormat) -> bool:
     tree = parse_tree(body, fmt)
     if isinstance(tree, dict) and list(tree) == [ROOT_ELEMENT]:
         tree = tree[ROOT_ELEMENT]
+    if isinstance(tree, dict):  # an element's attributes (xmlns...) are not content
+        tree = {k: v for k, v in tree.items() if not str(k).startswith("@")}
     return tree in ({}, None, "")
 
 

@@ -24,6 +24,7 @@ from .._logging import get_logger
 from ..config import ClientConfig
 from ..core.requests import ApiRequest
 from ..errors import DecodeError, DeviceNotFound, NotFoundError, ValidationError
+from ..pacing import outside_jobs
 from ..sender import Response, Sender
 from ..validation import validate_text, validate_uuid
 from . import requests
@@ -126,7 +127,8 @@ class V2Api:
         # one caller cancelled does not cancel the others' answer.
         task = self._discovery
         if task is None or (task.done() and (task.cancelled() or task.exception())):
-            task = asyncio.get_running_loop().create_task(self._discover_space())
+            task = asyncio.get_running_loop().create_task(
+                self._discover_space(), context=outside_jobs())
             task.add_done_callback(_retrieve)
             self._discovery = task
         space = await asyncio.shield(task)

@@ -260,3 +260,38 @@ async def test_a_server_refusing_every_size_does_not_get_one_request_per_device(
     assert sorted(o.device for o in report.outcomes) == sorted(ids)
     assert report.count(OutcomeStatus.FAILED) == len(ids)
     assert len(transport.received("PUT")) < 40
+
+
+async def test_an_empty_xml_root_with_attributes_is_still_a_success() -> None:
+    body = (b'<deviceManagementWebServiceResponse '
+            b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>')
+    transport = MemoryTransport()
+    transport.on("POST", BULK, Canned(200, body, "application/xml"))
+    async with client(transport, response_format="xml") as epmm:
+        report = await epmm.ops.bulk("LOCK", [uuid(1), uuid(2)])
+    assert report.count(OutcomeStatus.SUCCEEDED) == 2
+
+
+async def test_one_jobs_stop_does_not_decide_a_shared_device_space_discovery() -> None:
+    from epmm_async.pacing import Halt, JobScope, job_scope
+
+    async def mine(request: HttpRequest) -> Canned:
+        await asyncio.sleep(0.05)
+        return Canned.json({"results": [{"id": 5}]})
+
+    transport = MemoryTransport()
+    transport.on("GET", "/api/v2/device_spaces/mine", mine)
+    async with client(transport) as epmm:
+        halt = Halt()
+
+        async def in_job() -> int:
+            with job_scope(JobScope(halt)):
+                return await epmm.v2.device_space()
+
+        job = asyncio.create_task(in_job())
+        await asyncio.sleep(0.01)
+        plain = asyncio.create_task(epmm.v2.device_space())
+        halt.set("stopped")
+        assert await plain == 5
+        assert await job == 5
+    assert len(transport.requests) == 1
