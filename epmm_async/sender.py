@@ -4,58 +4,48 @@ Between the API methods and the transport: it builds the HTTP request (URL, cred
 format), paces it (the client's and the job's rate limits), waits for a connection slot where
 a job's halt can stop the wait, hands each attempt to the transport, and says what the answer
 means (:meth:`Sender.send`: a 2xx, the API's 404 "no data", a redirect, an error body). One
-retry loop serves :meth:`Sender.send` and :meth:`Sender.stream` alike, and it alone records
-the attempt count, whether an earlier attempt may have applied, and the retry log.
+retry object (:class:`~epmm_async.retrying.Retrying`) serves :meth:`Sender.send` and
+:meth:`Sender.stream` alike, and it alone counts the attempts, knows whether an earlier one
+may have applied, paces and logs them, and decides whether to go on.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
-from types import TracebackType
-from typing import TypeVar
 
 import anyio
+import msgspec
 from yarl import URL
 
 from . import __version__
-from ._logging import get_logger
 from .config import ClientConfig
-from .core.attempts import may_have_applied
 from .core.decode import ResponseFormat, detect_format
 from .core.redact import redact_url
-from .core.requests import ApiRequest, Safety
+from .core.requests import ApiRequest
 from .core.responses import api_error, no_data_messages, parse_retry_after
 from .credentials import Credentials
 from .errors import (
     ApiError,
     ClientClosedError,
     EpmmError,
-    JobInterrupted,
     NotFoundError,
     RedirectError,
 )
-from .pacing import JobScope, RateLimiter, current_scope
+from .pacing import Halt, RateLimiter
+from .retrying import Retrying
 from .transport.base import HttpRequest, Reply, Transport
 
 __all__ = ["Response", "Sender"]
-
-log = get_logger("epmm_async")
-
-T = TypeVar("T")
 
 _ACCEPT = {"json": "application/json", "xml": "application/xml"}
 _FORM = "application/x-www-form-urlencoded"
 _JSON = "application/json"
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
+class Response(msgspec.Struct, frozen=True):
     """A raw answer: status, body and how it was obtained."""
 
     status: int
@@ -173,31 +163,38 @@ class Sender:
         """
         self._check_open()
         http = self.http_request(req)
-        started = time.monotonic()
         cap = self.config.max_response_bytes
         wire = req.wire or self.config.response_format
-        scope = current_scope()
-
-        async def attempt(number: int) -> Response:
-            await self._take_slot(req, number, scope)
+        retry = Retrying(req, self.config.retry, self._rng, self.rate_limiter)
+        # The loop is written out here, not behind an attempt callback: every coroutine
+        # frame between the caller and the transport is resumed at every suspension.
+        while True:
+            if not retry.ready():
+                await retry.wait_turn()
+            if not self._slot_free(retry.halt):
+                await self._take_slot(retry)
+            number = retry.start()
             try:
-                async with _LoggedExchange(self.transport, http, number) as reply:
+                async with self.transport.exchange(http) as reply:
+                    retry.answered(reply.status)
                     body = await reply.read(cap)
                     fmt = detect_format(reply.content_type, wire)
-                    if reply.status < 300:
+                    status = reply.status
+                    if status < 300:
                         self._answered = True
-                        return Response(reply.status, body, fmt, number,
-                                        time.monotonic() - started)
-                    empty = no_data_messages(reply.status, body, fmt)
+                        return retry.succeeded(Response(status, body, fmt, number,
+                                                        time.monotonic() - retry.started))
+                    empty = no_data_messages(status, body, fmt)
                     if empty is not None:
                         self._answered = True
-                        return Response(reply.status, body, fmt, number,
-                                        time.monotonic() - started, no_data=empty)
+                        return retry.succeeded(Response(status, body, fmt, number,
+                                                        time.monotonic() - retry.started,
+                                                        no_data=empty))
                     raise self._status_error(req, reply, body, fmt)
+            except EpmmError as error:
+                retry.failed(error)
             finally:
                 self._slots.release()
-
-        return await self._with_retries(req, attempt, scope)
 
     @asynccontextmanager
     async def stream(self, req: ApiRequest, chunk_size: int = 64 * 1024) -> AsyncIterator[
@@ -205,31 +202,36 @@ class Sender:
     ]:
         """Open ``req`` and yield an iterator over its body chunks (for large exports).
 
-        Opening goes through the same retry loop as :meth:`send` (a 3xx or an error status is
-        raised before the first chunk); a failure mid-stream is raised as a
+        Opening goes through the same retry rules as :meth:`send` (a 3xx or an error status
+        is raised before the first chunk); a failure mid-stream is raised as a
         :class:`~epmm_async.errors.TransportError` (the caller has consumed part of it).
         """
         self._check_open()
         http = self.http_request(req)
         cap = self.config.max_response_bytes
         wire = req.wire or self.config.response_format
-        scope = current_scope()
-
-        async def attempt(number: int) -> tuple[AsyncExitStack, Reply]:
-            stack = AsyncExitStack()
-            reply = await stack.enter_async_context(
-                _LoggedExchange(self.transport, http, number))
-            if reply.status < 300:
-                return stack, reply
-            async with stack:
-                body = await reply.read(cap)
-                fmt = detect_format(reply.content_type, wire)
-                raise self._status_error(req, reply, body, fmt)
-
+        retry = Retrying(req, self.config.retry, self._rng, self.rate_limiter)
         # The stream holds its pooled connection until released: it holds a slot as long.
-        await self._take_slot(req, 1, scope)
+        if not self._slot_free(retry.halt):
+            await self._take_slot(retry)
         try:
-            stack, reply = await self._with_retries(req, attempt, scope)
+            while True:
+                if not retry.ready():
+                    await retry.wait_turn()
+                retry.start()
+                stack = AsyncExitStack()
+                try:
+                    reply = await stack.enter_async_context(self.transport.exchange(http))
+                    retry.answered(reply.status)
+                    if reply.status < 300:
+                        break
+                    async with stack:
+                        body = await reply.read(cap)
+                        fmt = detect_format(reply.content_type, wire)
+                        raise self._status_error(req, reply, body, fmt)
+                except EpmmError as error:
+                    retry.failed(error)
+            retry.succeeded(None)
             async with stack:
                 self._answered = True
                 yield reply.chunks(chunk_size)
@@ -284,84 +286,30 @@ class Sender:
             f"not .../api/v1/dm): {root}"
         )
 
-    # -- the retry loop ---------------------------------------------------------------------
+    # -- connection slots -------------------------------------------------------------------
 
-    async def _with_retries(
-        self, req: ApiRequest, attempt: Callable[[int], Awaitable[T]], scope: JobScope | None
-    ) -> T:
-        """The one retry loop (:meth:`_attempts`), and what it tells the job about the unit:
-        whether an unsafe request succeeded or may have been applied (``JobScope.acted``)."""
-        unsafe = scope if scope is not None and req.safety is Safety.UNSAFE else None
+    def _slot_free(self, halt: Halt | None) -> bool:
+        """Take a free connection slot at once, if there is one and no halt is set (anyio's
+        ``acquire()`` would first give the event loop a turn: one more loop iteration per
+        request). Release it with ``self._slots.release()``."""
+        if halt is not None and halt.is_set():
+            return False
         try:
-            result = await self._attempts(req, attempt, scope)
-        except EpmmError as error:
-            if unsafe is not None and may_have_applied(error):
-                unsafe.acted = True
-            raise
-        if unsafe is not None:
-            unsafe.acted = True
-        return result
+            self._slots.acquire_nowait()
+        except anyio.WouldBlock:
+            return False
+        return True
 
-    async def _attempts(
-        self, req: ApiRequest, attempt: Callable[[int], Awaitable[T]], scope: JobScope | None
-    ) -> T:
-        """Pace, attempt, and decide with the policy whether to go on."""
-        halt = scope.halt if scope is not None else None
-        policy = self.config.retry
-        started = time.monotonic()
-        made = 0
-        maybe_applied = False
-        last: EpmmError | None = None
-        while True:
-            if not await self._pace(scope):
-                raise _interrupted(req, made, maybe_applied, last)
-            made += 1
-            try:
-                return await attempt(made)
-            except JobInterrupted:
-                # Halted while waiting for a connection slot: this attempt never left; the
-                # facts are those of the attempts before it.
-                raise _interrupted(req, made - 1, maybe_applied, last) from None
-            except EpmmError as exc:
-                error = exc
-            delay = policy.next_delay(
-                req.safety, error, made, time.monotonic() - started, self._rng
-            )
-            if delay is None:
-                error.attempts = made
-                error.earlier_attempt_may_have_applied = maybe_applied
-                raise error
-            maybe_applied = maybe_applied or may_have_applied(error)
-            last = error
-            log.info(
-                "http.retry",
-                method=req.method,
-                path=req.named_path,
-                attempt=made,
-                delay_s=round(delay, 3),
-                error=type(error).__name__,
-                status=getattr(error, "status", None),
-            )
-            if halt is None:
-                await asyncio.sleep(delay)
-            elif not await halt.sleep(delay):
-                raise _interrupted(req, made, maybe_applied, last)
-
-    async def _take_slot(self, req: ApiRequest, made: int, scope: JobScope | None) -> None:
-        """Take a connection slot (release it with ``self._slots.release()``); inside a job,
-        wait for it where a halt can end the wait, and raise JobInterrupted if it does."""
-        halt = scope.halt if scope is not None else None
+    async def _take_slot(self, retry: Retrying) -> None:
+        """Wait for a connection slot; inside a job, where a halt can end the wait, and raise
+        JobInterrupted if it does."""
+        halt = retry.halt
         if halt is None:
-            # A free slot is taken at once: anyio's acquire() would first give the event
-            # loop a turn, one more loop iteration per request.
-            try:
-                self._slots.acquire_nowait()
-            except anyio.WouldBlock:
-                await self._slots.acquire()
+            await self._slots.acquire()
             return
         while True:
             if halt.is_set():
-                raise _interrupted(req, made - 1, False, None)
+                raise retry.interrupted()
             try:
                 self._slots.acquire_nowait()
                 break
@@ -371,69 +319,4 @@ class Sender:
                     break
         if halt.is_set():
             self._slots.release()
-            raise _interrupted(req, made - 1, False, None)
-
-    async def _pace(self, scope: JobScope | None) -> bool:
-        # The client's limit, then the job's own: a job's rate never loosens the client's.
-        if scope is None:
-            return self.rate_limiter is None or await self.rate_limiter.acquire(None)
-        halt = scope.halt
-        if halt.is_set():
-            return False
-        if self.rate_limiter is not None and not await self.rate_limiter.acquire(halt):
-            return False
-        return scope.limiter is None or await scope.limiter.acquire(halt)
-
-
-class _LoggedExchange:
-    """One attempt through the transport, logged once: with its status, or with the error
-    that kept it from being answered. (A class, not a generator: it is on every request.)"""
-
-    __slots__ = ("_http", "_inner", "_number", "_t0")
-
-    def __init__(self, transport: Transport, http: HttpRequest, number: int) -> None:
-        self._inner = transport.exchange(http)
-        self._http = http
-        self._number = number
-        self._t0 = 0.0
-
-    async def __aenter__(self) -> Reply:
-        self._t0 = time.monotonic()
-        try:
-            reply = await self._inner.__aenter__()
-        except EpmmError as error:
-            self._log(None, type(error).__name__)
-            raise
-        self._log(reply.status, None)
-        return reply
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        return await self._inner.__aexit__(kind, error, tb)
-
-    def _log(self, status: int | None, error: str | None) -> None:
-        if not log.enabled(logging.DEBUG):  # the usual case: build nothing
-            return
-        log.debug(
-            "http.request",
-            method=self._http.method,
-            path=self._http.path,
-            status=status,
-            attempt=self._number,
-            elapsed_ms=round((time.monotonic() - self._t0) * 1000, 1),
-            error=error,
-        )
-
-
-def _interrupted(
-    req: ApiRequest, made: int, maybe_applied: bool, last: EpmmError | None
-) -> JobInterrupted:
-    after = f" after {made} attempt(s), the last: {last}" if last is not None else ""
-    error = JobInterrupted(
-        f"job stopped before sending {req.method} {req.named_path}{after}", last_error=last
-    )
-    error.attempts = made
-    error.earlier_attempt_may_have_applied = maybe_applied
-    return error
+            raise retry.interrupted()

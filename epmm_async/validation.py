@@ -103,7 +103,7 @@ def validate_reason(reason: object, *, required: bool, action: str) -> str | Non
         raise ValidationError(
             f"{action} reason is {len(reason)} characters; the limit is {MAX_REASON_LENGTH}"
         )
-    return validate_encodable(reason, what=f"{action} reason")
+    return reason if reason.isascii() else validate_encodable(reason, what=f"{action} reason")
 
 
 def validate_text(value: object, *, what: str, required: bool = True) -> str:
@@ -123,6 +123,8 @@ def device_key(device: object) -> str:
     Takes a uuid string, a :class:`MacAddress`, or a record with a ``uuid`` (a ``Device``);
     a plain string is a uuid, never a MAC (a MAC is said with :class:`MacAddress`).
     """
+    if type(device) is str:  # the usual case, first: getattr on a str is a failed lookup
+        return validate_uuid(device)
     if isinstance(device, MacAddress):
         return str(device)
     uuid = getattr(device, "uuid", None)

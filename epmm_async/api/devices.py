@@ -70,9 +70,11 @@ class DevicesApi:
         """Bind to the client's sender."""
         self._sender = sender
 
-    async def _send(self, req: ApiRequest, *, what: str | None = None) -> Response:
-        resp = await self._sender.send(req)
-        if resp.no_data is not None and what is not None:
+    @staticmethod
+    def _of_device(req: ApiRequest, resp: Response) -> Response:
+        """``resp``, unless it is the API's 404 "no data" about the device: DeviceNotFound.
+        (Not a coroutine around ``send``: one more frame on every request for nothing.)"""
+        if resp.no_data is not None:
             error = DeviceNotFound(404, resp.no_data, method=req.method, path=req.path)
             error.attempts = resp.attempts
             raise error
@@ -89,7 +91,7 @@ class DevicesApi:
     ) -> DevicePage:
         """One page of devices with ``status`` (the server's default is ACTIVE)."""
         req = requests.list_devices(status, offset, limit)
-        resp = await self._send(req)
+        resp = await self._sender.send(req)
         if resp.no_data is not None:
             return DevicePage(devices=[], total_count=0, messages=resp.no_data)
         return decode.decode_devices(resp.body, resp.format)
@@ -176,7 +178,7 @@ class DevicesApi:
     async def get(self, uuid: str) -> Device:
         """One device's record; raises :class:`DeviceNotFound` if there is none."""
         req = requests.get_device(uuid)
-        resp = await self._send(req, what="device")
+        resp = self._of_device(req, await self._sender.send(req))
         device = decode.decode_device(resp.body, resp.format)
         if device is None:
             raise DeviceNotFound(404, ("no device in the answer",), method="GET", path=req.path)
@@ -199,7 +201,7 @@ class DevicesApi:
                 yield row
 
     async def _search(self, req: ApiRequest) -> builtins.list[Device]:
-        resp = await self._send(req)
+        resp = await self._sender.send(req)
         if resp.no_data is not None:
             return []
         return decode.decode_devices(resp.body, resp.format).devices
@@ -226,37 +228,44 @@ class DevicesApi:
         """Register a device (the fields: :class:`~epmm_async.core.requests.RegistrationFields`).
         A local user needs first name, last name and email; the phone number may be omitted
         only for a PDA. Never retried once sent."""
-        resp = await self._send(requests.register(**fields))
+        resp = await self._sender.send(requests.register(**fields))
         return decode.decode_registration(resp.body, resp.format)
 
     # -- per-device actions ------------------------------------------------------------------
 
-    async def _action(self, action: str, device: DeviceLike, reason: str | None) -> ActionResult:
-        req = requests.device_action(action, device, reason)
-        resp = await self._send(req, what="device")
-        result = decode.decode_action(resp.body, resp.format)
+    # Each action builds its request and reads the answer here, awaiting the send itself:
+    # a shared coroutine between them would be one more frame resumed at every suspension
+    # of every request.
+
+    def _action_result(self, req: ApiRequest, resp: Response) -> ActionResult:
+        result = decode.decode_action(self._of_device(req, resp).body, resp.format)
         result.attempts = resp.attempts
         return result
 
     async def retire(self, device: DeviceLike, reason: str | None = None) -> ActionResult:
         """Retire a device (reason optional, at most 512 characters). Never retried once sent."""
-        return await self._action("retire", device, reason)
+        req = requests.device_action("retire", device, reason)
+        return self._action_result(req, await self._sender.send(req))
 
     async def lock(self, device: DeviceLike, reason: str) -> ActionResult:
         """Lock a device (reason required, at most 512 characters)."""
-        return await self._action("lock", device, reason)
+        req = requests.device_action("lock", device, reason)
+        return self._action_result(req, await self._sender.send(req))
 
     async def unlock(self, device: DeviceLike, reason: str) -> ActionResult:
         """Unlock a device (reason required); ``passcodes`` says what the unlock did."""
-        return await self._action("unlock", device, reason)
+        req = requests.device_action("unlock", device, reason)
+        return self._action_result(req, await self._sender.send(req))
 
     async def wipe(self, device: DeviceLike, reason: str | None = None) -> ActionResult:
         """Factory-reset a device (reason optional). Never retried once sent."""
-        return await self._action("wipe", device, reason)
+        req = requests.device_action("wipe", device, reason)
+        return self._action_result(req, await self._sender.send(req))
 
     async def wakeup(self, device: DeviceLike) -> ActionResult:
         """Ask the EPMM client on a device to check in."""
-        return await self._action("wakeup", device, None)
+        req = requests.device_action("wakeup", device, None)
+        return self._action_result(req, await self._sender.send(req))
 
     async def locate(self, device: DeviceLike, locate_now: bool = False) -> LocateResult:
         """The device's known locations; ``locate_now=True`` also asks for a fresh fix.
@@ -265,7 +274,7 @@ class DevicesApi:
         ``epmm.ops.locate_now`` for a waiter that polls until it lands.
         """
         req = requests.locate(device, locate_now)
-        resp = await self._send(req, what="device")
+        resp = self._of_device(req, await self._sender.send(req))
         result = decode.decode_locate(resp.body, resp.format)
         result.attempts = resp.attempts
         return result
@@ -273,14 +282,14 @@ class DevicesApi:
     async def set_roaming(self, uuid: str, *, voice: bool, data: bool) -> RoamingResult:
         """Enable or disable voice and data roaming on an iOS device."""
         req = requests.enable_roaming(uuid, voice=voice, data=data)
-        resp = await self._send(req, what="device")
+        resp = self._of_device(req, await self._sender.send(req))
         result = decode.decode_roaming(resp.body, resp.format)
         result.attempts = resp.attempts
         return result
 
     async def profiles(self, uuid: str) -> builtins.list[Profile]:
         """Configurations and policies applied to a device (empty list when none)."""
-        resp = await self._send(requests.profiles(uuid))
+        resp = await self._sender.send(requests.profiles(uuid))
         if resp.no_data is not None:
             return []
         return decode.decode_profiles(resp.body, resp.format)
@@ -293,7 +302,4 @@ class DevicesApi:
     ) -> ActionResult:
         """Re-push one profile (``profile_id``/``profile_type`` APP|POLICY) or all of them."""
         req = requests.repush_profile(uuid, profile_id, profile_type)
-        resp = await self._send(req, what="device")
-        result = decode.decode_action(resp.body, resp.format)
-        result.attempts = resp.attempts
-        return result
+        return self._action_result(req, await self._sender.send(req))

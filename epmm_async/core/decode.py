@@ -87,26 +87,31 @@ R = TypeVar("R", bound=msgspec.Struct)
 # ---------------------------------------------------------------------------- helpers
 
 
+# v2's error messages say it in localizedMessage (messageKey when that is missing).
+_MESSAGE_KEYS = ("message", "uuid", "macAddress", "deviceWiFiMacAddress", "#text",
+                 "localizedMessage", "messageKey")
+
+
 def _texts(raw: object) -> tuple[str, ...]:
     """Strings out of a messages-like value: a string, a list, or ``{"message": ...}``."""
-    if raw is None or raw is UNSET:
+    # The usual shapes first: this runs on every answer.
+    if isinstance(raw, dict):
+        for key in _MESSAGE_KEYS:
+            if key in raw:
+                return _texts(raw[key])
         return ()
     if isinstance(raw, str):
         text = raw.strip()
         return (text,) if text else ()
-    if isinstance(raw, bool | int | float):
-        return (scalar_text(raw),)
+    if raw is None or raw is UNSET:
+        return ()
     if isinstance(raw, list):
         out: list[str] = []
         for item in raw:
             out.extend(_texts(item))
         return tuple(out)
-    if isinstance(raw, dict):
-        # v2's error messages say it in localizedMessage (messageKey when that is missing).
-        for key in ("message", "uuid", "macAddress", "deviceWiFiMacAddress", "#text",
-                    "localizedMessage", "messageKey"):
-            if key in raw:
-                return _texts(raw[key])
+    if isinstance(raw, bool | int | float):
+        return (scalar_text(raw),)
     return ()
 
 
@@ -200,6 +205,20 @@ def decode_countries(body: bytes, fmt: ResponseFormat) -> list[Country]:
     return _listed(env, "countries")
 
 
+_ACTION_ANSWER = wire_type(ActionAnswer)
+
+
+class _PlainActionAnswer(msgspec.Struct, forbid_unknown_fields=True):
+    """A JSON action answer as servers send nearly every one (``{"messages": {"message":
+    "..."}, "deviceUuid": "..."}``): nothing else in it, every value a string."""
+
+    messages: dict[str, str] | None = None
+    device_uuid: str | None = msgspec.field(default=None, name="deviceUuid")
+
+
+_PLAIN_ACTION = msgspec.json.Decoder(_PlainActionAnswer)
+
+
 def decode_action(body: bytes, fmt: ResponseFormat) -> ActionResult:
     """The answer of retire, lock, unlock, wipe, wakeup or re-push.
 
@@ -207,7 +226,24 @@ def decode_action(body: bytes, fmt: ResponseFormat) -> ActionResult:
     a 2xx with none of them (``{}``, a login page's JSON) is not an answer: DecodeError, so
     an outcome built on it is UNKNOWN, never SUCCEEDED.
     """
-    env = _answer(body, fmt, ActionAnswer)
+    if fmt == "json":
+        # The plain shape is read at once; anything else (a root element, passcodes, a
+        # number, an unknown field, a malformed body) takes the general route below, which
+        # reads the plain shape alike (a property test holds the two to the same answers).
+        try:
+            plain: _PlainActionAnswer | None = _PLAIN_ACTION.decode(body)
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+            plain = None
+        if plain is not None:
+            device_uuid, messages = _text(plain.device_uuid), _texts(plain.messages)
+            if device_uuid or messages:
+                return ActionResult(device_uuid=device_uuid, messages=messages)
+    return _decode_action_answer(body, fmt)
+
+
+def _decode_action_answer(body: bytes, fmt: ResponseFormat) -> ActionResult:
+    """:func:`decode_action` by the general route: any shape, JSON or XML."""
+    env = _unwrapped(decode(body, fmt, _ACTION_ANSWER))  # _answer without its look-up
     device_uuid = _text(env.device_uuid)
     passcodes = records(env.listed)
     messages = _texts(env.messages)

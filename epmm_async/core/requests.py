@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Required, TypedDict, Unpack
 from urllib.parse import quote
+
+import msgspec
 
 from ..enums import BulkAction, DeviceStatus, DeviceType, MessageMode, Platform, ProfileType
 from ..errors import ValidationError
@@ -24,7 +25,7 @@ from ..validation import (
     validate_text,
     validate_uuid,
 )
-from .actions import ACTIONS, Safety, action_spec
+from .actions import ACTIONS, ActionSpec, Safety, action_spec
 from .decode import ResponseFormat
 
 __all__ = [
@@ -61,9 +62,9 @@ def encode_query(params: Sequence[tuple[str, str]]) -> str:
     return "&".join(f"{_q(k)}={_q(v, k)}" for k, v in params)
 
 
-@dataclass(frozen=True, slots=True)
-class ApiRequest:
-    """One HTTP request to the API, ready for a transport."""
+class ApiRequest(msgspec.Struct, frozen=True):
+    """One HTTP request to the API, ready for a transport. (A frozen struct, not a dataclass:
+    one is built per request, and a frozen dataclass pays a ``object.__setattr__`` per field.)"""
 
     method: str
     path: str
@@ -204,12 +205,24 @@ def device_action(action: str, device: object, reason: str | None = None) -> Api
     if spec is None or spec.bulk is None:
         choices = ", ".join(name for name, s in ACTIONS.items() if s.bulk is not None)
         raise ValidationError(f"unknown device action {action!r}; expected one of: {choices}")
-    segment = device_segment(device)
+    # A plain string is a uuid (device_key's rule), checked here without the detour.
+    segment = validate_uuid(device) if type(device) is str else device_segment(device)
+    query = _cached_reason_query(action, reason) if type(reason) is str else (
+        _reason_query(spec, reason))
+    return ApiRequest(spec.method, f"/devices/{spec.name}/{segment}", query, safety=spec.safety)
+
+
+def _reason_query(spec: ActionSpec, reason: str | None) -> str:
+    """``Reason=...`` as the action's rule allows it: checked, then quoted."""
     checked = spec.check_reason(reason)
-    params = [("Reason", checked)] if checked is not None else []
-    return ApiRequest(
-        spec.method, f"/devices/{spec.name}/{segment}", encode_query(params), safety=spec.safety
-    )
+    return f"Reason={_q(checked, 'Reason')}" if checked is not None else ""
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_reason_query(action: str, reason: str) -> str:
+    # A fleet job sends one reason to every device: checked and quoted once. (A refused
+    # reason raises, and an exception is never cached.)
+    return _reason_query(ACTIONS[action], reason)
 
 
 def locate(device: object, locate_now: bool = False) -> ApiRequest:

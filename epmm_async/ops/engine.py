@@ -146,6 +146,8 @@ class _Run(Generic[U]):
         self.journal = journal
         self.halt = Halt(also=settings.stop)
         self.limiter = RateLimiter(plan.rate) if plan.rate is not None else None
+        # Unbuffered: a worker takes its next unit only once the consumer has its outcome,
+        # so a consumer that stops reading leaves at most one request per worker to finish.
         self.send, self.receive = anyio.create_memory_object_stream[list[Outcome]](
             max_buffer_size=0
         )
@@ -378,7 +380,19 @@ async def run_job(
             task = runs.spawn(run)
             try:
                 try:
-                    async for batch in run.receive:
+                    while True:
+                        # What is ready is taken at once: anyio's receive() would give the
+                        # loop a turn first, one more loop iteration per outcome. It waits
+                        # (and can be cancelled) whenever nothing is ready.
+                        try:
+                            batch = run.receive.receive_nowait()
+                        except anyio.WouldBlock:
+                            try:
+                                batch = await run.receive.receive()
+                            except anyio.EndOfStream:
+                                break
+                        except anyio.EndOfStream:
+                            break
                         for outcome in batch:
                             tracker.count(outcome)
                             yield outcome

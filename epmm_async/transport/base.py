@@ -16,16 +16,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 from ..errors import ResponseTooLargeError
 
 __all__ = ["HttpRequest", "Reply", "Transport", "too_large"]
 
 
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
+class HttpRequest(msgspec.Struct, frozen=True):
     """One HTTP request, ready for the wire."""
 
     method: str

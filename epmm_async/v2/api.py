@@ -15,10 +15,11 @@ they name is not there, and nothing was done).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Final, TypeVar
+
+import msgspec
 
 from .._logging import get_logger
 from ..config import ClientConfig
@@ -99,7 +100,7 @@ class V2Api:
 
     async def _send(self, req: ApiRequest) -> tuple[Response, Where]:
         if req.prefix != self._prefix:
-            req = dataclasses.replace(req, prefix=self._prefix)
+            req = msgspec.structs.replace(req, prefix=self._prefix)
         resp = await self._sender.send(req)
         return resp, Where(req.method, req.path, resp.status)
 

@@ -123,7 +123,8 @@ LAYERS = {
     "epmm_async.ops": {"epmm_async.cli", "epmm_async.client", "epmm_async.simulator"},
     "epmm_async.simulator": {"epmm_async.core", "epmm_async.api", "epmm_async.ops",
                              "epmm_async.cli", "epmm_async.client", "epmm_async.transport",
-                             "epmm_async.models", "epmm_async.retry"},
+                             "epmm_async.models", "epmm_async.retry",
+                             "epmm_async.retrying", "epmm_async.sender"},
 }
 
 
