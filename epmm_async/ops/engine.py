@@ -2,9 +2,9 @@
 
 A job is a list of *units* (one device for fan-out and locate, one chunk for bulk) run by
 ``concurrency`` workers. The workers run in a task of their own (a *run*), owned by the
-client, and hand their outcomes to the consumer through an unbuffered memory stream. The
-consumer's generator never yields from inside the workers' task group or any cancel scope
-(PEP 789), so:
+client, and hand their outcomes to the consumer through an unbuffered hand-over
+(:mod:`epmm_async.ops.handover`). The consumer's generator never yields from inside the
+workers' task group or any cancel scope (PEP 789), so:
 
 * closing or abandoning the stream (``break`` with or without ``aclosing``) never cancels
   the consumer's task: the run is told to halt and is awaited;
@@ -30,13 +30,13 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import anyio
-from anyio.streams.memory import MemoryObjectSendStream
 from msgspec.structs import replace
 
 from .._logging import get_logger
 from ..errors import ClientClosedError, JournalError
 from ..pacing import Halt, JobScope, RateLimiter, job_scope
 from .gather import collect_ids
+from .handover import Handover
 from .journal import Journal, resume_decision
 from .outcomes import Outcome, OutcomeStatus
 from .plan import JobPlan, JobSettings, UnitResult, check_positive
@@ -148,9 +148,7 @@ class _Run(Generic[U]):
         self.limiter = RateLimiter(plan.rate) if plan.rate is not None else None
         # Unbuffered: a worker takes its next unit only once the consumer has its outcome,
         # so a consumer that stops reading leaves at most one request per worker to finish.
-        self.send, self.receive = anyio.create_memory_object_stream[list[Outcome]](
-            max_buffer_size=0
-        )
+        self.handover: Handover[list[Outcome]] = Handover()
         self.error: BaseException | None = None
         self._position = 0
         self._journal_broken = False
@@ -160,7 +158,7 @@ class _Run(Generic[U]):
     def abandon(self, reason: str) -> None:
         """The consumer is gone: halt, and let blocked hand-overs fail at once."""
         self.halt.set(reason)
-        self.receive.close()
+        self.handover.close()
 
     def fail(self, error: BaseException) -> None:
         """Keep the first unexpected error for the consumer and halt the job."""
@@ -173,9 +171,12 @@ class _Run(Generic[U]):
             async with anyio.create_task_group() as outer:
                 if self.settings.stop is not None:
                     outer.start_soon(self._watch_stop, self.settings.stop)
-                async with self.send, anyio.create_task_group() as workers:
-                    for _ in range(min(self.plan.concurrency, len(self.units))):
-                        workers.start_soon(self._worker, self.send.clone())
+                try:
+                    async with anyio.create_task_group() as workers:
+                        for _ in range(min(self.plan.concurrency, len(self.units))):
+                            workers.start_soon(self._worker)
+                finally:
+                    self.handover.end()  # no worker is left to hand anything over
                 outer.cancel_scope.cancel()  # only the stop watcher is left
         except Exception as exc:  # a bug in a worker: reported to the consumer as itself
             while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
@@ -207,23 +208,17 @@ class _Run(Generic[U]):
         self._position += 1
         return [self.units[self._position - 1]]
 
-    async def _worker(self, out: MemoryObjectSendStream[list[Outcome]]) -> None:
-        async with out:
-            while batch := self._take():
-                if len(batch) == 1 and not self.halt.is_set():
-                    outcomes = await self._attempt(batch[0])
-                else:
-                    outcomes = [o for unit in batch for o in self._not_attempted(unit)]
-                await self._record(outcomes)
-                try:
-                    # Handed over at once when the consumer is already waiting (the usual
-                    # case): send() would first give the loop a turn for nothing.
-                    try:
-                        out.send_nowait(outcomes)
-                    except anyio.WouldBlock:
-                        await out.send(outcomes)
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    self.halt.set("the consumer closed the stream")
+    async def _worker(self) -> None:
+        while batch := self._take():
+            if len(batch) == 1 and not self.halt.is_set():
+                outcomes = await self._attempt(batch[0])
+            else:
+                outcomes = [o for unit in batch for o in self._not_attempted(unit)]
+            await self._record(outcomes)
+            try:
+                await self.handover.put(outcomes)
+            except anyio.BrokenResourceError:
+                self.halt.set("the consumer closed the stream")
 
     def _not_attempted(self, unit: U) -> list[Outcome]:
         if self.tracker.aborted is not None:
@@ -381,14 +376,13 @@ async def run_job(
             try:
                 try:
                     while True:
-                        # What is ready is taken at once: anyio's receive() would give the
-                        # loop a turn first, one more loop iteration per outcome. It waits
-                        # (and can be cancelled) whenever nothing is ready.
+                        # What is ready is taken at once; the consumer waits (and can be
+                        # cancelled) whenever nothing is.
                         try:
-                            batch = run.receive.receive_nowait()
+                            batch = run.handover.get_nowait()
                         except anyio.WouldBlock:
                             try:
-                                batch = await run.receive.receive()
+                                batch = await run.handover.get()
                             except anyio.EndOfStream:
                                 break
                         except anyio.EndOfStream:

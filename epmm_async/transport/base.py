@@ -43,6 +43,14 @@ class HttpRequest(msgspec.Struct, frozen=True):
         return (f"HttpRequest({self.method} {self.path}, headers={sorted(self.headers)}, "
                 f"body={len(self.body) if self.body is not None else None} bytes)")
 
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        """What rich prints (a traceback with locals, say), the same safe parts as the repr:
+        a struct's own ``__rich_repr__`` would list every field, the Authorization header
+        and the URL's query among them."""
+        return [("method", self.method), ("path", self.path),
+                ("headers", sorted(self.headers)),
+                ("body_bytes", len(self.body) if self.body is not None else None)]
+
 
 class Reply(Protocol):
     """The answer to one :class:`HttpRequest`, open until its context exits."""
