@@ -180,12 +180,8 @@ class Sender:
                     body = await reply.read(cap)
                     fmt = detect_format(reply.content_type, wire)
                     status = reply.status
-                    if status < 300:
-                        self._answered = True
-                        return retry.succeeded(Response(status, body, fmt, number,
-                                                        time.monotonic() - retry.started))
-                    empty = no_data_messages(status, body, fmt)
-                    if empty is not None:
+                    empty = None if status < 300 else no_data_messages(status, body, fmt)
+                    if status < 300 or empty is not None:
                         self._answered = True
                         return retry.succeeded(Response(status, body, fmt, number,
                                                         time.monotonic() - retry.started,

@@ -103,6 +103,8 @@ class ApiRequest(msgspec.Struct, frozen=True):
 
 def device_segment(device: object) -> str:
     """The path tail for a device: ``{uuid}`` or ``mac/{MAC}``, validated."""
+    if type(device) is str:  # a plain string is a uuid (device_key's rule): the usual case
+        return validate_uuid(device)
     key = device_key(device)
     return f"mac/{key}" if is_mac_key(key) else key
 
@@ -205,8 +207,7 @@ def device_action(action: str, device: object, reason: str | None = None) -> Api
     if spec is None or spec.bulk is None:
         choices = ", ".join(name for name, s in ACTIONS.items() if s.bulk is not None)
         raise ValidationError(f"unknown device action {action!r}; expected one of: {choices}")
-    # A plain string is a uuid (device_key's rule), checked here without the detour.
-    segment = validate_uuid(device) if type(device) is str else device_segment(device)
+    segment = device_segment(device)
     query = _cached_reason_query(action, reason) if type(reason) is str else (
         _reason_query(spec, reason))
     return ApiRequest(spec.method, f"/devices/{spec.name}/{segment}", query, safety=spec.safety)

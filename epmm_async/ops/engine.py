@@ -376,15 +376,8 @@ async def run_job(
             try:
                 try:
                     while True:
-                        # What is ready is taken at once; the consumer waits (and can be
-                        # cancelled) whenever nothing is.
                         try:
-                            batch = run.handover.get_nowait()
-                        except anyio.WouldBlock:
-                            try:
-                                batch = await run.handover.get()
-                            except anyio.EndOfStream:
-                                break
+                            batch = await run.handover.get()  # at once when one is ready
                         except anyio.EndOfStream:
                             break
                         for outcome in batch:
