@@ -79,10 +79,20 @@ class Runs:
         """Start a run's task."""
         if self._closed:
             raise ClientClosedError("the client is closed; create a new EpmmClient")
-        task = asyncio.get_running_loop().create_task(run.run())
+        task = asyncio.get_running_loop().create_task(self._tracked(run))
         self._live[task] = run
+        # A task cancelled before it starts never runs _tracked's finally.
         task.add_done_callback(lambda t: self._live.pop(t, None))
         return task
+
+    async def _tracked(self, run: _Run[Any]) -> None:
+        try:
+            await run.run()
+        finally:
+            # Forgotten before the task is done: a consumer that finds the task done (and so
+            # does not wait for it) must not find it still listed, as a done callback, run
+            # one loop turn later, would leave it.
+            self._live.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return len(self._live)
